@@ -1,0 +1,27 @@
+/*
+ * /sessionbinding/okta-callback: not built yet; answers 501 naming the endpoint so the web
+ * server wiring can be tested now.
+ */
+#include "config.h"
+
+#include "endpoint.h"
+
+static enum cp_status
+handle(struct cp_req *req)
+{
+	if (!cp_req_path_is(req, "/sessionbinding/okta-callback"))
+		return cp_resp_not_found(req);
+	return cp_resp_not_implemented(req, "/sessionbinding/okta-callback");
+}
+
+static const struct cp_endpoint endpoint = {
+	.name = "sessionbinding-okta-callback",
+	.allow = "GET",
+	.handle = handle,
+};
+
+int
+main(int argc, char **argv)
+{
+	return cp_endpoint_main(argc, argv, &endpoint);
+}

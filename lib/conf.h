@@ -1,0 +1,101 @@
+/*
+ * The configuration file: `key = value` per line, `#` comment lines, a
+ * repeated key makes a list (only for keys documented as repeatable).
+ * Path: $CIMD_PROXY_CONF, else $(sysconfdir)/cimd-proxy.conf.
+ *
+ * Loading validates every key; the first problem is reported as one line
+ * naming the file, line and key.  No key is optional in a way that turns
+ * a check off: an unset optional key has a documented safe default.
+ */
+#ifndef CP_CONF_H
+#define CP_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+#include "status.h"
+
+struct cp_strlist {
+	char **v;
+	size_t n;
+};
+
+/* client_pin: an operator copy of a client document. */
+struct cp_pin {
+	char *client_id;
+	char *file;
+};
+
+/* fetch_allow_private: one CIDR block. */
+struct cp_cidr {
+	int family;                 /* AF_INET or AF_INET6 */
+	unsigned char addr[16];     /* network order, masked */
+	unsigned prefix;
+};
+
+enum cp_consent { CP_CONSENT_REMEMBER, CP_CONSENT_ALWAYS, CP_CONSENT_OFF };
+enum cp_binding { CP_BINDING_AGENTCORE, CP_BINDING_OFF };
+enum cp_store_kind { CP_STORE_BDB, CP_STORE_POSTGRESQL };
+
+struct cp_config {
+	/* Keys, as validated (see README "Configuration"). */
+	char *public_url;           /* origin, no trailing slash */
+	char *mcp_path;
+	char *idp_issuer;
+	char *idp_client_id;
+	char *idp_scopes;           /* space-separated, single spaces */
+	char *idp_user_claim;
+	char *idp_audience;         /* NULL: aud not checked */
+	char *gateway_url;
+	char *gateway_protocol_version;     /* NULL: not sent */
+	struct cp_strlist client_allow;
+	struct cp_pin *client_pin;
+	size_t client_pin_n;
+	enum cp_consent consent;
+	char *key_file;
+	enum cp_store_kind store_kind;
+	char *store_path;           /* bdb directory, or PostgreSQL conninfo */
+	enum cp_binding binding;
+	char *agentcore_region;
+	char *agentcore_endpoint;   /* derived from the region when unset */
+	char *tls_ca_file;          /* NULL: system bundle */
+	struct cp_cidr *fetch_allow_private;
+	size_t fetch_allow_private_n;
+	struct cp_strlist cors_allow_origin;
+	enum cp_log_level log_level;
+	unsigned stream_max_seconds;    /* cap on one relayed stream */
+	unsigned heartbeat_seconds;     /* SSE comment interval on idle streams */
+
+	/* Derived. */
+	char *resource;             /* public_url + mcp_path: the MCP URL */
+	char *prm_url;              /* the protected-resource metadata URL */
+	char *source;               /* the file that was read */
+};
+
+/* The path to read: $CIMD_PROXY_CONF or the compiled-in default. */
+const char *cp_conf_path(void);
+
+/* Reads and validates path into *cfg.  On failure returns CP_ERR_CONFIG
+ * (or CP_ERR_IO, CP_ERR_NOMEM) and writes one line naming the key into
+ * err; *cfg is then empty.  The caller owns cfg: cp_conf_free. */
+enum cp_status cp_conf_load(const char *path, struct cp_config *cfg,
+    char *err, size_t errlen);
+
+/* Parses text (len bytes) as if read from name; for tests and fuzzing. */
+enum cp_status cp_conf_parse(const char *name, const char *text, size_t len,
+    struct cp_config *cfg, char *err, size_t errlen);
+
+void cp_conf_free(struct cp_config *cfg);
+
+/* True when origin is allowed by cors_allow_origin ("*" allows any). */
+bool cp_conf_cors_allowed(const struct cp_config *cfg, const char *origin);
+
+/* True when scope (one token) is among idp_scopes. */
+bool cp_conf_scope_known(const struct cp_config *cfg, const char *scope,
+    size_t len);
+
+/* Parses "a.b.c.d/n" or "x::y/n" into *c. */
+enum cp_status cp_cidr_parse(const char *s, struct cp_cidr *c);
+
+#endif

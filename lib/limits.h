@@ -1,0 +1,37 @@
+/*
+ * Every limit cimd-proxy enforces, in one place.  Input over a limit is
+ * refused, never truncated.
+ */
+#ifndef CP_LIMITS_H
+#define CP_LIMITS_H
+
+/* Request side (from the web server). */
+#define CP_MAX_URI          4096    /* REQUEST_URI, whole */
+#define CP_MAX_QUERY        4096    /* QUERY_STRING */
+#define CP_MAX_FORM         16384   /* urlencoded POST body */
+#define CP_MAX_PARAMS       32      /* name=value pairs in a query or form */
+#define CP_MAX_PARAM_NAME   64
+#define CP_MAX_PARAM_VALUE  4096
+#define CP_MAX_COOKIE       4096    /* HTTP_COOKIE */
+#define CP_MAX_HEADER       8192    /* any single request header we read */
+#define CP_MAX_OUT_HEADERS  4096    /* headers a handler may queue */
+
+/* Configuration. */
+#define CP_MAX_CONF_FILE    65536
+#define CP_MAX_CONF_LINE    2048
+#define CP_MAX_CONF_LIST    256     /* entries of one repeatable key */
+
+/* Protocol values. */
+#define CP_MAX_URL          2048    /* any URL we store or compare */
+#define CP_MAX_CLIENT_ID    512     /* PROTOCOL.md 4.5 */
+#define CP_MAX_SCOPE        1024
+#define CP_MAX_STATE        1024    /* client's opaque state */
+
+/* JSON we produce or parse. */
+#define CP_MAX_JSON_DEPTH   16
+#define CP_MAX_JSON_BODY    65536   /* a JSON body we build */
+
+/* Log lines. */
+#define CP_MAX_LOG_LINE     1024
+
+#endif

@@ -1,0 +1,121 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "limits.h"
+#include "metadata.h"
+
+/* json-c adds are checked once at the end: any NULL member makes the
+ * whole document NULL rather than a document missing a member. */
+static bool
+add(json_object *o, const char *key, json_object *v)
+{
+	if (v == NULL || json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return false;
+	}
+	return true;
+}
+
+static json_object *
+strings(const char *const *v)
+{
+	json_object *a = json_object_new_array();
+
+	for (; a && *v; v++)
+		if (json_object_array_add(a, json_object_new_string(*v)) != 0) {
+			json_object_put(a);
+			return NULL;
+		}
+	return a;
+}
+
+static json_object *
+str_join(const char *a, const char *b)
+{
+	struct cp_buf buf;
+	json_object *s = NULL;
+
+	cp_buf_init(&buf, CP_MAX_URL);
+	if (cp_buf_adds(&buf, a) == CP_OK && cp_buf_adds(&buf, b) == CP_OK)
+		s = json_object_new_string(cp_buf_cstr(&buf));
+	cp_buf_free(&buf);
+	return s;
+}
+
+json_object *
+cp_metadata_scopes(const struct cp_config *cfg)
+{
+	json_object *a = json_object_new_array();
+	const char *s = cfg->idp_scopes;
+
+	while (a && *s) {
+		const char *e = strchr(s, ' ');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (json_object_array_add(a, json_object_new_string_len(s, (int)n)) != 0) {
+			json_object_put(a);
+			return NULL;
+		}
+		s += n;
+		while (*s == ' ')
+			s++;
+	}
+	return a;
+}
+
+json_object *
+cp_metadata_protected_resource(const struct cp_config *cfg)
+{
+	static const char *const bearer[] = { "header", NULL };
+	const char *as[] = { cfg->public_url, NULL };
+	json_object *o = json_object_new_object();
+
+	if (o && add(o, "resource", json_object_new_string(cfg->resource)) &&
+	    add(o, "authorization_servers", strings(as)) &&
+	    add(o, "scopes_supported", cp_metadata_scopes(cfg)) &&
+	    add(o, "bearer_methods_supported", strings(bearer)) &&
+	    add(o, "resource_name", json_object_new_string("MCP gateway (cimd-proxy)")))
+		return o;
+	json_object_put(o);
+	return NULL;
+}
+
+json_object *
+cp_metadata_authorization_server(const struct cp_config *cfg)
+{
+	static const char *const code[] = { "code", NULL };
+	static const char *const grants[] = { "authorization_code", "refresh_token", NULL };
+	static const char *const s256[] = { "S256", NULL };
+	static const char *const none[] = { "none", NULL };
+	json_object *o = json_object_new_object();
+
+	/* No registration_endpoint: /register always refuses (PROTOCOL.md
+	 * 3.8), and clients that see one try DCR and fail. */
+	if (o && add(o, "issuer", json_object_new_string(cfg->public_url)) &&
+	    add(o, "authorization_endpoint", str_join(cfg->public_url, "/authorize")) &&
+	    add(o, "token_endpoint", str_join(cfg->public_url, "/token")) &&
+	    add(o, "response_types_supported", strings(code)) &&
+	    add(o, "grant_types_supported", strings(grants)) &&
+	    add(o, "code_challenge_methods_supported", strings(s256)) &&
+	    add(o, "token_endpoint_auth_methods_supported", strings(none)) &&
+	    add(o, "client_id_metadata_document_supported", json_object_new_boolean(1)) &&
+	    add(o, "authorization_response_iss_parameter_supported", json_object_new_boolean(1)) &&
+	    add(o, "scopes_supported", cp_metadata_scopes(cfg)))
+		return o;
+	json_object_put(o);
+	return NULL;
+}
+
+enum cp_status
+cp_metadata_challenge(const struct cp_config *cfg, const char *error,
+    struct cp_buf *out)
+{
+	enum cp_status rc = cp_buf_adds(out, "Bearer ");
+
+	if (rc == CP_OK && error)
+		rc = cp_buf_printf(out, "error=\"%s\", ", error);
+	if (rc == CP_OK)
+		rc = cp_buf_printf(out, "resource_metadata=\"%s\", scope=\"%s\"",
+		    cfg->prm_url, cfg->idp_scopes);
+	return rc;
+}

@@ -1,0 +1,79 @@
+/*
+ * One HTTP request as the web server hands it over, under FastCGI or
+ * plain CGI alike (TEST-RIG G1: FCGX_Accept has no CGI fallback, so CGI
+ * reads the environment and stdio directly).
+ *
+ * Routing uses REQUEST_URI, never SCRIPT_NAME or PATH_INFO, which
+ * mod_proxy_fcgi sets differently (TEST-RIG G7).
+ */
+#ifndef CP_REQUEST_H
+#define CP_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <fcgiapp.h>
+
+#include "buf.h"
+#include "form.h"
+#include "status.h"
+
+struct cp_config;
+
+struct cp_req {
+	FCGX_Request *fcgx;         /* NULL under plain CGI */
+	char **envp;                /* the request's CGI variables */
+	const struct cp_config *cfg;
+	const char *method;
+	struct cp_str path;         /* REQUEST_URI up to '?' */
+	const char *query;          /* "" when none */
+	bool head;                  /* HEAD: headers only */
+
+	/* Response state, kept by response.c. */
+	int status;
+	bool began;                 /* status line and headers written */
+	bool gone;                  /* the client connection failed */
+	bool has_cache_control;
+	struct cp_buf headers;      /* queued "Name: value\r\n" lines */
+	size_t body_bytes;
+	struct timespec started;
+};
+
+/* Sets req up for the current request.  fcgx NULL means plain CGI (envp
+ * = environ).  CP_ERR_SYNTAX or CP_ERR_LIMIT: REQUEST_URI or the method
+ * is missing, too long or holds bytes we refuse. */
+enum cp_status cp_req_init(struct cp_req *req, FCGX_Request *fcgx, char **envp,
+    const struct cp_config *cfg);
+void cp_req_free(struct cp_req *req);
+
+/* A CGI variable ("REQUEST_METHOD", "HTTP_ORIGIN"), or NULL. */
+const char *cp_req_env(const struct cp_req *req, const char *name);
+
+/* A request header by its HTTP name ("Authorization", "Mcp-Session-Id"),
+ * or NULL when absent, empty, longer than CP_MAX_HEADER or holding a
+ * control byte (such a header is treated as absent by design: callers
+ * that care check cp_req_header_bad). */
+const char *cp_req_header(const struct cp_req *req, const char *name);
+/* True when the header is present but unusable (too long, control byte). */
+bool cp_req_header_bad(const struct cp_req *req, const char *name);
+
+/* True when req->path equals p exactly. */
+bool cp_req_path_is(const struct cp_req *req, const char *p);
+
+/* Parses the query string into f (see form.h for the rules). */
+enum cp_status cp_req_query_form(const struct cp_req *req, struct cp_form *f);
+
+/* Reads an application/x-www-form-urlencoded body of at most CP_MAX_FORM
+ * bytes into f.  CP_ERR_INVALID: wrong Content-Type; CP_ERR_LIMIT: too
+ * large; CP_ERR_IO: the body ended early. */
+enum cp_status cp_req_body_form(struct cp_req *req, struct cp_form *f);
+
+/* Reads up to n body bytes; returns the count, 0 at the end, -1 on error. */
+long cp_req_read(struct cp_req *req, void *p, size_t n);
+
+/* Raw output; CP_ERR_IO once the client is gone (then req->gone). */
+enum cp_status cp_req_write(struct cp_req *req, const void *p, size_t n);
+enum cp_status cp_req_flush(struct cp_req *req);
+
+#endif

@@ -1,0 +1,45 @@
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "buf.h"
+#include "../tap.h"
+
+int
+main(void)
+{
+	struct cp_buf b;
+	char *s;
+
+	cp_buf_init(&b, 8);
+	ok(cp_buf_adds(&b, "abcd") == CP_OK, "append within cap");
+	is_str(cp_buf_cstr(&b), "abcd", "contents NUL-terminated");
+	ok(cp_buf_add(&b, "efgh", 4) == CP_OK, "append exactly to cap");
+	is_int(b.len, 8, "length at cap");
+	is_int(cp_buf_addc(&b, 'x'), CP_ERR_LIMIT, "one byte past the cap is refused");
+	ok(b.data == NULL && b.len == 0, "a refused append frees the buffer");
+
+	cp_buf_init(&b, 1000);
+	ok(cp_buf_printf(&b, "%s-%d", "n", 42) == CP_OK, "printf append");
+	is_str(cp_buf_cstr(&b), "n-42", "printf contents");
+	cp_buf_reset(&b);
+	ok(cp_buf_printf(&b, "%0400d", 7) == CP_OK && b.len == 400,
+	    "printf longer than the small stack buffer");
+	s = cp_buf_steal(&b);
+	ok(s && b.data == NULL && s[399] == '7', "steal hands over the bytes");
+	free(s);
+
+	cp_buf_init(&b, 10);
+	is_int(cp_buf_printf(&b, "%050d", 1), CP_ERR_LIMIT, "printf past cap refused");
+	is_str(cp_buf_cstr(&b), "", "empty buffer reads as empty string");
+
+	ok(cp_secret_eq("abc", 3, "abc", 3), "secret_eq equal");
+	ok(!cp_secret_eq("abc", 3, "abd", 3), "secret_eq differs in last byte");
+	ok(!cp_secret_eq("abc", 3, "abcd", 4), "secret_eq differs in length");
+	ok(cp_secret_eq("", 0, "", 0), "secret_eq empty");
+
+	ok(cp_str_eq_c(CP_STR("x"), "x") && !cp_str_eq_c(CP_STR("x"), "xy"), "str_eq");
+	ok(cp_str_has_prefix(CP_STR("/register"), "/reg") &&
+	    !cp_str_has_prefix(CP_STR("/r"), "/reg"), "has_prefix");
+	return tap_done();
+}
