@@ -1,0 +1,42 @@
+/*
+ * JWS (compact) verification against the IdP's JWKS with GnuTLS.
+ * Algorithms: RS256, ES256, PS256 only; never "none" or HMAC, and the
+ * key's own "alg"/"kty" must agree with the header.  Claims checked:
+ * iss (exact), exp and nbf with CP_JWT_LEEWAY, aud when expected.
+ */
+#ifndef CP_JWT_H
+#define CP_JWT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "conf.h"
+#include "idp.h"
+#include "status.h"
+#include "store.h"
+
+#define CP_JWT_MAX_LEN      16384
+#define CP_JWT_LEEWAY       60
+
+struct cp_jwt_expect {
+	const char *issuer;         /* required */
+	const char *audience;       /* NULL: not checked */
+	const char *nonce;          /* NULL: not checked (ID tokens set it) */
+	time_t now;
+};
+
+/* Verifies token[0..len) and returns its claims (caller puts).
+ * CP_ERR_SYNTAX (not a JWS), CP_ERR_INVALID (alg not allowed, claim
+ * mismatch), CP_ERR_EXPIRED, CP_ERR_CRYPTO (bad signature or unknown
+ * key after one JWKS refresh), CP_ERR_FETCH (JWKS unavailable). */
+enum cp_status cp_jwt_verify(const struct cp_config *cfg, struct cp_store *st,
+    const struct cp_idp *idp, const char *token, size_t len,
+    const struct cp_jwt_expect *expect, json_object **claims);
+
+/* The same check against a JWKS given directly (tests, fuzzing). */
+enum cp_status cp_jwt_verify_jwks(json_object *jwks, const char *token,
+    size_t len, const struct cp_jwt_expect *expect, json_object **claims);
+
+#endif

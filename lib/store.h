@@ -1,0 +1,79 @@
+/*
+ * The state store: everything that must outlive one request.  Records
+ * live in namespaces, are keyed by bytes, hold bytes, and always expire;
+ * an expired record reads as absent and is purged as the store goes.
+ *
+ * Backends: Berkeley DB (store_bdb.c, one transactional environment under
+ * the `store = bdb:<dir>` directory, shared by every process of every
+ * endpoint; DB_REGISTER + recovery on open so a process killed at any
+ * point leaves a usable store) and, later, PostgreSQL (sql/).
+ *
+ * Every operation is atomic.  Failures: CP_ERR_NOT_FOUND (absent or
+ * expired), CP_ERR_REPLAY (cp_store_once saw the key), CP_ERR_STORE (the
+ * backend failed: callers answer 503), CP_ERR_LIMIT (key or value over
+ * CP_STORE_MAX_KEY / CP_STORE_MAX_VALUE).
+ */
+#ifndef CP_STORE_H
+#define CP_STORE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "status.h"
+
+#define CP_STORE_MAX_KEY    1024
+#define CP_STORE_MAX_VALUE  (256 * 1024)
+
+enum cp_store_ns {
+	CP_NS_ONCE = 1,     /* once-only ids (state, codes): value empty */
+	CP_NS_CIMD,         /* client document cache, by exact client_id */
+	CP_NS_CIMD_GOOD,    /* last good copy of a client document */
+	CP_NS_IDP,          /* IdP discovery document and JWKS */
+	CP_NS_BINDING,      /* session URI -> binding record */
+	CP_NS_SBTX,         /* session-binding login transactions */
+	CP_NS_CONSENT,      /* remembered consent */
+	CP_NS_RATE,         /* rate-limit and back-off counters */
+	CP_NS_COUNT
+};
+
+struct cp_store;
+
+/* Opens the store the configuration names; the caller closes it.  Opened
+ * once per process and reused across FastCGI requests. */
+enum cp_status cp_store_open(const struct cp_config *cfg, struct cp_store **out);
+void cp_store_close(struct cp_store *st);
+
+/* Inserts or replaces key with value until expires (absolute time). */
+enum cp_status cp_store_put(struct cp_store *st, enum cp_store_ns ns,
+    const void *key, size_t klen, const void *value, size_t vlen, time_t expires);
+
+/* Reads key into value (appended); *expires gets its expiry when not NULL. */
+enum cp_status cp_store_get(struct cp_store *st, enum cp_store_ns ns,
+    const void *key, size_t klen, struct cp_buf *value, time_t *expires);
+
+/* Reads and deletes key in one transaction: of two racing takers exactly
+ * one gets the value, the other CP_ERR_NOT_FOUND. */
+enum cp_status cp_store_take(struct cp_store *st, enum cp_store_ns ns,
+    const void *key, size_t klen, struct cp_buf *value);
+
+/* Replaces key's value with new_value only if it currently equals
+ * old_value (compare and swap, for flags such as "consumed").  Returns
+ * CP_ERR_REPLAY when the value differs, CP_ERR_NOT_FOUND when absent. */
+enum cp_status cp_store_swap(struct cp_store *st, enum cp_store_ns ns,
+    const void *key, size_t klen, const void *old_value, size_t old_len,
+    const void *new_value, size_t new_len, time_t expires);
+
+/* Records key as used until expires.  CP_ERR_REPLAY when already there:
+ * the way to make a sealed value single-use. */
+enum cp_status cp_store_once(struct cp_store *st, const void *key, size_t klen,
+    time_t expires);
+
+enum cp_status cp_store_del(struct cp_store *st, enum cp_store_ns ns,
+    const void *key, size_t klen);
+
+/* Deletes every record expired at now; *purged (may be NULL) counts them. */
+enum cp_status cp_store_purge(struct cp_store *st, time_t now, size_t *purged);
+
+#endif
