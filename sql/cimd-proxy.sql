@@ -1,0 +1,29 @@
+-- cimd-proxy: PostgreSQL schema for the multi-host store (store =
+-- postgresql:<conninfo>).  Fleets need it because a binding written on
+-- host A while relaying MCP is read on host B when the browser arrives.
+--
+-- The table mirrors lib/store.h exactly: records live in namespaces
+-- (enum cp_store_ns), are keyed and valued by bytes, and always expire.
+-- Every store operation maps onto one statement, so each is atomic
+-- without explicit transactions:
+--   put   INSERT ... ON CONFLICT (ns, key) DO UPDATE
+--   get   SELECT value, expires WHERE ns = $1 AND key = $2 AND expires > now()
+--   take  DELETE ... WHERE ... AND expires > now() RETURNING value
+--   swap  UPDATE ... SET value = $new WHERE ... AND value = $old AND expires > now()
+--   once  INSERT (ns = 1) ... ON CONFLICT DO NOTHING  -- 0 rows: a replay
+--   purge DELETE WHERE expires <= now()
+--
+-- Apply once:  psql -d <db> -f cimd-proxy.sql
+-- The role the web server connects as needs SELECT, INSERT, UPDATE,
+-- DELETE on cimd_records and nothing else.
+
+CREATE TABLE IF NOT EXISTS cimd_records (
+    ns      smallint    NOT NULL CHECK (ns BETWEEN 1 AND 32),
+    key     bytea       NOT NULL CHECK (octet_length(key) BETWEEN 1 AND 1024),
+    value   bytea       NOT NULL CHECK (octet_length(value) <= 262144),
+    expires timestamptz NOT NULL,
+    PRIMARY KEY (ns, key)
+);
+
+-- Purging walks expiry order.
+CREATE INDEX IF NOT EXISTS cimd_records_expires ON cimd_records (expires);
