@@ -183,6 +183,7 @@ serve_raw(const struct cp_endpoint *ep, FCGX_Request *fcgx, char **envp)
 		log_request(ep, &req);
 	} else
 		cp_endpoint_serve(ep, &req);
+	cp_req_drain(&req);
 	cp_req_free(&req);
 }
 

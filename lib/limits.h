@@ -15,6 +15,7 @@
 #define CP_MAX_COOKIE       4096    /* HTTP_COOKIE */
 #define CP_MAX_HEADER       8192    /* any single request header we read */
 #define CP_MAX_OUT_HEADERS  4096    /* headers a handler may queue */
+#define CP_MAX_CGI_DRAIN    1048576 /* unread CGI body discarded at exit */
 
 /* Configuration. */
 #define CP_MAX_CONF_FILE    65536

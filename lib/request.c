@@ -142,10 +142,39 @@ cp_req_read(struct cp_req *req, void *p, size_t n)
 		n = 0x7fffffff;
 	if (req->fcgx) {
 		r = FCGX_GetStr(p, (int)n, req->fcgx->in);
+		if (r > 0)
+			req->body_read += (size_t)r;
 		return r < 0 ? -1 : r;
 	}
 	got = fread(p, 1, n, stdin);
+	req->body_read += got;
 	return got == 0 && ferror(stdin) ? -1 : (long)got;
+}
+
+/*
+ * RFC 3875 section 4.2: a script reads no more than CONTENT_LENGTH bytes
+ * and the server need not signal EOF, so the count decides.  Apache
+ * mod_cgid resets the connection when a script exits with body bytes
+ * unread, which cuts the response short and leaves the client waiting.
+ */
+void
+cp_req_drain(struct cp_req *req)
+{
+	const char *cl = cp_req_header(req, "Content-Length");
+	char chunk[4096], *end;
+	unsigned long want;
+	size_t n;
+
+	if (req->fcgx != NULL || cl == NULL || !isdigit((unsigned char)cl[0]))
+		return;
+	want = strtoul(cl, &end, 10);
+	if (*end != '\0' || want > CP_MAX_CGI_DRAIN)
+		return;
+	while (req->body_read < want) {
+		n = want - req->body_read;
+		if (cp_req_read(req, chunk, n < sizeof(chunk) ? n : sizeof(chunk)) <= 0)
+			break;
+	}
 }
 
 enum cp_status

@@ -29,6 +29,7 @@ struct cp_req {
 	struct cp_str path;         /* REQUEST_URI up to '?' */
 	const char *query;          /* "" when none */
 	bool head;                  /* HEAD: headers only */
+	size_t body_read;           /* request body bytes read so far */
 
 	/* Response state, kept by response.c. */
 	int status;
@@ -71,6 +72,12 @@ enum cp_status cp_req_body_form(struct cp_req *req, struct cp_form *f);
 
 /* Reads up to n body bytes; returns the count, 0 at the end, -1 on error. */
 long cp_req_read(struct cp_req *req, void *p, size_t n);
+
+/* Under plain CGI, reads and discards the rest of the request body
+ * (CONTENT_LENGTH, at most CP_MAX_CGI_DRAIN bytes); does nothing under
+ * FastCGI, where the web server owns the stream.  Call once, after the
+ * response. */
+void cp_req_drain(struct cp_req *req);
 
 /* Raw output; CP_ERR_IO once the client is gone (then req->gone). */
 enum cp_status cp_req_write(struct cp_req *req, const void *p, size_t n);
