@@ -4,12 +4,17 @@
  *
  *   "v1." base64url(kid(1) | expiry(8, BE) | nonce(12) | ciphertext | tag(16))
  *
- * AES-256-GCM via GnuTLS; the associated data binds the version, the
- * purpose label (so one kind can never be opened as another), the key id
- * and the expiry.  Keys come from key_file: one base64 32-byte key per
- * line, newest first; sealing uses the first, opening tries the one the
- * kid names.  Each envelope carries a random 16-byte id the caller can
- * record with cp_store_once where replay matters.
+ * AES-256-GCM via GnuTLS; the ciphertext encrypts id(16) | plaintext, and
+ * the associated data is "cimd-proxy v1" | purpose label | kid | expiry,
+ * so one kind can never be opened as another and neither the key id nor
+ * the expiry can be changed.  Keys come from key_file: one base64 32-byte
+ * key per line, newest first; sealing uses the first, opening tries the
+ * ones the kid names.  The kid is the first byte of SHA-256(key), not a
+ * position, so prepending a new key keeps older envelopes openable.  Each
+ * envelope carries a random 16-byte id the caller can record with
+ * cp_store_once where replay matters.
+ *
+ * A struct cp_keys is immutable after loading and may be shared by threads.
  */
 #ifndef CP_SEAL_H
 #define CP_SEAL_H
@@ -24,6 +29,8 @@
 #define CP_SEAL_ID_LEN      16
 #define CP_SEAL_MAX_KEYS    16
 #define CP_SEAL_MAX_PLAIN   (64 * 1024)
+#define CP_SEAL_KEY_LEN     32
+#define CP_SEAL_MAX_KEY_FILE 4096   /* 16 keys of 45 bytes, with room */
 
 enum cp_seal_purpose {
 	CP_SEAL_AUTHZ_STATE = 1,    /* /authorize -> IdP -> /callback */
@@ -38,31 +45,48 @@ enum cp_seal_purpose {
 
 struct cp_keys;
 
-/* Loads key_file.  Refuses a file readable by group or others, an empty
- * file, a line that is not base64 of exactly 32 bytes, or more than
- * CP_SEAL_MAX_KEYS keys, with one line in err naming the file and line. */
+/* Loads key_file.  Refuses a file that others may read or write, or the
+ * group may write (group-readable 0640 is allowed: the web server's group
+ * often needs it), an empty file, a line that is not base64 of exactly
+ * 32 bytes, or more than CP_SEAL_MAX_KEYS keys, with one line in err
+ * naming the file and line (never a key).  CP_ERR_CONFIG for a refused
+ * file, CP_ERR_IO when it cannot be read.  The caller frees *out. */
 enum cp_status cp_keys_load(const char *path, struct cp_keys **out,
     char *err, size_t errlen);
+/* Parses key file text (len bytes) as if read from name, without the
+ * mode check; for tests and fuzzing.  Same errors as cp_keys_load. */
+enum cp_status cp_keys_parse(const char *name, const char *text, size_t len,
+    struct cp_keys **out, char *err, size_t errlen);
+/* Wipes the key material and frees keys (NULL is fine). */
 void cp_keys_free(struct cp_keys *keys);
 
 /* Seals plain[0..len) for purpose until expires; appends the envelope
- * text to out.  *id (may be NULL) receives the envelope's random id. */
+ * text to out.  *id (may be NULL) receives the envelope's random id.
+ * CP_ERR_LIMIT over CP_SEAL_MAX_PLAIN, CP_ERR_INVALID for an unknown
+ * purpose or a negative expiry, CP_ERR_CRYPTO when GnuTLS fails. */
 enum cp_status cp_seal(const struct cp_keys *keys, enum cp_seal_purpose purpose,
     const void *plain, size_t len, time_t expires, struct cp_buf *out,
     uint8_t id[CP_SEAL_ID_LEN]);
 
-/* Opens an envelope sealed for purpose; appends the plaintext to plain.
- * CP_ERR_SYNTAX (not an envelope), CP_ERR_CRYPTO (wrong key, purpose or
- * tampered), CP_ERR_EXPIRED (past its expiry at now). */
+/* Opens an envelope sealed for purpose; appends the plaintext to plain;
+ * *id and *expires (each may be NULL) receive the envelope's id and
+ * expiry.  CP_ERR_SYNTAX (not an envelope), CP_ERR_LIMIT (longer than any
+ * envelope cp_seal makes), CP_ERR_CRYPTO (wrong key, purpose or
+ * tampered), CP_ERR_EXPIRED (authentic, but expires <= now).  On failure
+ * nothing is appended and the outputs are untouched. */
 enum cp_status cp_open(const struct cp_keys *keys, enum cp_seal_purpose purpose,
     const char *envelope, size_t len, time_t now, struct cp_buf *plain,
     uint8_t id[CP_SEAL_ID_LEN], time_t *expires);
 
-/* base64url without padding (RFC 4648 section 5). */
+/* base64url without padding (RFC 4648 section 5).  Decoding is strict:
+ * only the 64 URL-safe characters, no padding, no length of the form
+ * 4n+1, and zero trailing bits (section 3.5), so each byte string has
+ * exactly one accepted encoding; anything else is CP_ERR_SYNTAX. */
 enum cp_status cp_b64url_encode(const void *p, size_t n, struct cp_buf *out);
 enum cp_status cp_b64url_decode(const char *s, size_t n, struct cp_buf *out);
 
-/* Fills p with n bytes from the CSPRNG. */
+/* Fills p with n bytes from the CSPRNG (GnuTLS, GNUTLS_RND_RANDOM);
+ * CP_ERR_CRYPTO if it fails. */
 enum cp_status cp_random(void *p, size_t n);
 
 #endif
