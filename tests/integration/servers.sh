@@ -1,0 +1,372 @@
+# Real web servers in front of the installed programs, for the integration
+# tests.  Source it after tests/lib.sh, with $STAGE pointing at a staging
+# install (make check's tests/stage):
+#
+#   srv_init                         temp dir + cleanup trap; call first
+#   srv_config NAME [key = value]... write a proxy config, print its path
+#   srv_lighttpd NAME CONF           lighttpd: installed snippet (FastCGI)
+#                                    on port ${NAME}_port, the same
+#                                    endpoints as plain CGI (mod_cgi) on
+#                                    ${NAME}_cgi_port
+#   srv_apache_fcgid NAME CONF       Apache, installed mod_fcgid snippet
+#                                    in a <VirtualHost>, on ${NAME}_port
+#   srv_apache_cgi NAME CONF         Apache, plain CGI through the
+#                                    installed .htaccess, on ${NAME}_port
+#   srv_stop NAME                    stop one server, wait until it is gone
+#   srv_stop_all                     stop every server (the trap does too)
+#   srv_log NAME                     path of that server's error log
+#   srv_dump_logs                    every log, as TAP comments
+#
+# Every server runs as nobody when we are root (as TEST-RIG 2.0 says),
+# else as ourselves; it listens on 127.0.0.1 on a port picked at runtime,
+# lives in its own directory under $SRV_ROOT and is killed by PID.  The
+# configurations are self-contained: no Debian apache2.conf, no apache2ctl
+# (TEST-RIG 2.2).
+
+SRV_WAIT_SECONDS=15             # startup budget of one server
+SRV_STOP_SECONDS=10             # Apache may take 7 s (TEST-RIG 2.2)
+SRV_APACHE_MODULES=/usr/lib/apache2/modules
+SRV_ENDPOINTS="protected-resource authorization-server register authorize callback token mcp sessionbinding-callback sessionbinding-okta-callback"
+
+SRV_ROOT=
+SRV_NAMES=
+
+srv_init() {
+	SRV_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/cimd-integ.XXXXXX") || return 1
+	chmod 755 "$SRV_ROOT"
+	if [ "$(id -u)" = 0 ]; then
+		# setpriv execs (runuser forks), so the PID we keep is the
+		# server's own.
+		SRV_AS="setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env"
+		SRV_USER=nobody
+	else
+		SRV_AS=
+		SRV_USER=$(id -un)
+	fi
+	trap srv_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# A port nobody listens on now.  Another process may take it before the
+# server binds, so the start functions retry with a new one.
+srv_free_port() {
+	local p i
+	for i in $(seq 50); do
+		p=$(( (RANDOM % 25000) + 30000 ))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# srv_config NAME [LINE]...: a working config (public_url is filled in by
+# the start functions, which know the port) plus extra lines.  Prints
+# its path.  The key file and store belong to the server user.
+srv_config() {
+	local name=$1 d=$SRV_ROOT/conf-$1
+	shift
+	mkdir -p "$d/store"
+	"$STAGE/sbin/cimd-proxy-admin" keygen "$d/keys" >/dev/null || return 1
+	{
+		echo "public_url = http://127.0.0.1:@PORT@"
+		echo "idp_issuer = https://127.0.0.1:9/oauth2/default"
+		echo "idp_client_id = cimd-proxy-test"
+		echo "idp_scopes = openid offline_access mcp:tools"
+		echo "gateway_url = http://127.0.0.1:9/mcp"
+		echo "key_file = $d/keys"
+		echo "store = bdb:$d/store"
+		echo "binding = off"
+		echo "cors_allow_origin = https://app.example.test"
+		for l in "$@"; do echo "$l"; done
+	} >"$d/template"
+	cp "$d/template" "$d/cimd-proxy.conf"
+	srv_own "$d"
+	chmod 600 "$d/keys"
+	echo "$d/cimd-proxy.conf"
+}
+
+# srv_config_port CONF PORT [OUT]: fills the port into a config made by
+# srv_config (into OUT, default CONF itself).
+srv_config_port() {
+	sed "s|@PORT@|$2|" "$(dirname "$1")/template" >"${3:-$1}"
+}
+
+srv_own() {
+	[ "$SRV_USER" = nobody ] && chown -R nobody:nogroup "$@"
+	return 0
+}
+
+# srv_start NAME LOG CMD...: starts CMD in the background as the server
+# user and remembers its PID in ${NAME}_pid.
+srv_start() {
+	local name=$1 log=$2
+	shift 2
+	# setsid: a Ctrl-C of the test run reaches the trap, not the servers.
+	setsid $SRV_AS "$@" >>"$log" 2>&1 </dev/null &
+	eval "${name}_pid=$!"
+	SRV_NAMES="$SRV_NAMES $name"
+}
+
+# srv_wait NAME PORT: polls until the server answers HTTP, or fails when
+# it died or the budget is spent.
+srv_wait() {
+	local name=$1 port=$2 pid i code
+	eval "pid=\$${name}_pid"
+	for i in $(seq $((SRV_WAIT_SECONDS * 10))); do
+		code=$(curl -s -m 1 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" 2>/dev/null)
+		[ -n "$code" ] && [ "$code" != 000 ] && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+srv_log() {
+	echo "$SRV_ROOT/$1/log/error.log"
+}
+
+# srv_prepare NAME: the server's own directory tree.
+srv_prepare() {
+	local d=$SRV_ROOT/$1
+	rm -rf "$d"
+	mkdir -p "$d/log" "$d/run" "$d/www" "$d/sock"
+	: >"$d/log/error.log"
+	srv_own "$d"
+}
+
+# srv_lighttpd NAME CONF: lighttpd 1.4 with the installed snippet, as an
+# operator would include it (TEST-RIG 2.1), plus a second port where
+# mod_cgi runs the same programs as plain CGI under the same paths.
+srv_lighttpd() {
+	local name=$1 conf=$2 d=$SRV_ROOT/$1 port cport try e libexec
+	libexec=$STAGE/libexec/cimd-proxy
+	for try in 1 2 3; do
+		srv_prepare "$name"
+		port=$(srv_free_port) && cport=$(srv_free_port) || return 1
+		[ "$port" = "$cport" ] && continue
+		# The CGI port is its own origin, so it gets its own public_url.
+		srv_config_port "$conf" "$port"
+		srv_config_port "$conf" "$cport" "$conf.cgi"
+		# The installed snippet puts its sockets in the staging run
+		# dir, shared by every test: give this server its own.
+		sed "s|$STAGE/run/|$d/sock/|g" "$STAGE/share/cimd-proxy/lighttpd/cimd-proxy.conf" \
+			>"$d/cimd-proxy.conf"
+		{
+			echo "var.base = \"$d\""
+			echo 'server.modules = ( "mod_access", "mod_alias", "mod_setenv", "mod_cgi" )'
+			echo 'server.bind = "127.0.0.1"'
+			echo "server.port = $port"
+			echo 'server.document-root = base + "/www"'
+			echo 'server.pid-file = base + "/run/lighttpd.pid"'
+			echo 'server.upload-dirs = ( base + "/run" )'
+			echo 'mimetype.assign = ( ".json" => "application/json" )'
+			echo "include \"$d/cimd-proxy.conf\""
+			echo "\$SERVER[\"socket\"] == \"127.0.0.1:$cport\" {"
+			echo '  fastcgi.server = ()'
+			echo "  setenv.set-environment = ( \"CIMD_PROXY_CONF\" => \"$conf.cgi\" )"
+			echo '  cgi.assign = ( ".fcgi" => "" )'
+			echo '  alias.url = ('
+			echo "    \"/.well-known/oauth-protected-resource\" => \"$libexec/protected-resource.fcgi\","
+			echo "    \"/.well-known/oauth-authorization-server\" => \"$libexec/authorization-server.fcgi\","
+			echo "    \"/sessionbinding/okta-callback\" => \"$libexec/sessionbinding-okta-callback.fcgi\","
+			echo "    \"/sessionbinding/callback\" => \"$libexec/sessionbinding-callback.fcgi\","
+			for e in register authorize callback token mcp; do
+				echo "    \"/$e\" => \"$libexec/$e.fcgi\","
+			done
+			echo '  )'
+			echo '}'
+		} >"$d/lighttpd.conf"
+		srv_own "$d"
+		# No server.errorlog: lighttpd then logs to stderr, where the
+		# programs' own lines (FastCGI and CGI) go too.
+		srv_start "$name" "$d/log/error.log" env CIMD_PROXY_CONF="$conf" \
+			"$(command -v lighttpd)" -D -f "$d/lighttpd.conf"
+		if srv_wait "$name" "$port" && srv_wait "$name" "$cport"; then
+			eval "${name}_port=$port ${name}_cgi_port=$cport"
+			return 0
+		fi
+		srv_stop "$name"
+	done
+	return 1
+}
+
+# The part of a self-contained httpd.conf every Apache here shares.
+srv_apache_base() {
+	local d=$1 port=$2
+	cat <<EOF
+Define BASE $d
+ServerRoot /etc/apache2
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile \${BASE}/run/httpd.pid
+ErrorLog \${BASE}/log/error.log
+LogLevel warn
+Mutex file:\${BASE}/run default
+DefaultRuntimeDir \${BASE}/run
+LoadModule mpm_event_module $SRV_APACHE_MODULES/mod_mpm_event.so
+LoadModule authz_core_module $SRV_APACHE_MODULES/mod_authz_core.so
+LoadModule mime_module $SRV_APACHE_MODULES/mod_mime.so
+LoadModule alias_module $SRV_APACHE_MODULES/mod_alias.so
+LoadModule env_module $SRV_APACHE_MODULES/mod_env.so
+TypesConfig /etc/mime.types
+StartServers 1
+ServerLimit 2
+ThreadsPerChild 8
+MaxRequestWorkers 16
+MinSpareThreads 4
+MaxSpareThreads 16
+DocumentRoot \${BASE}/www
+<Directory \${BASE}/www>
+    Require all granted
+</Directory>
+EOF
+}
+
+# srv_apache NAME: starts the httpd.conf already written in its dir.
+srv_apache_run() {
+	local name=$1 conf=$2 port=$3 d=$SRV_ROOT/$1
+	srv_own "$d"
+	srv_start "$name" "$d/log/stderr.log" env CIMD_PROXY_CONF="$conf" \
+		"$(command -v apache2)" -f "$d/httpd.conf" -DFOREGROUND
+	if srv_wait "$name" "$port"; then
+		eval "${name}_port=$port"
+		return 0
+	fi
+	srv_stop "$name"
+	return 1
+}
+
+# srv_apache_fcgid NAME CONF: the installed snippet inside a VirtualHost,
+# as the snippet's own comment tells operators to include it.
+srv_apache_fcgid() {
+	local name=$1 conf=$2 d=$SRV_ROOT/$1 port try
+	for try in 1 2 3; do
+		srv_prepare "$name"
+		mkdir -p "$d/fcgid"
+		port=$(srv_free_port) || return 1
+		srv_config_port "$conf" "$port"
+		{
+			srv_apache_base "$d" "$port"
+			cat <<EOF
+LoadModule fcgid_module $SRV_APACHE_MODULES/mod_fcgid.so
+FcgidIPCDir \${BASE}/fcgid
+FcgidProcessTableFile \${BASE}/fcgid/shm
+<VirtualHost 127.0.0.1:$port>
+    ServerName 127.0.0.1
+    Include $STAGE/share/cimd-proxy/apache/cimd-proxy.conf
+</VirtualHost>
+EOF
+		} >"$d/httpd.conf"
+		srv_apache_run "$name" "$conf" "$port" && return 0
+	done
+	return 1
+}
+
+# srv_apache_cgi NAME CONF: shared hosting.  The programs are copied into
+# the document root and the installed htaccess is saved as .htaccess
+# with CIMD_PROXY_CONF pointed at CONF: the steps its comment lists.
+srv_apache_cgi() {
+	local name=$1 conf=$2 d=$SRV_ROOT/$1 port try e
+	for try in 1 2 3; do
+		srv_prepare "$name"
+		mkdir -p "$d/www/cimd-proxy"
+		for e in $SRV_ENDPOINTS; do
+			cp "$STAGE/libexec/cimd-proxy/$e.fcgi" "$d/www/cimd-proxy/" || return 1
+		done
+		sed "s|^SetEnv CIMD_PROXY_CONF .*|SetEnv CIMD_PROXY_CONF $conf|" \
+			"$STAGE/share/cimd-proxy/apache/htaccess" >"$d/www/.htaccess"
+		port=$(srv_free_port) || return 1
+		srv_config_port "$conf" "$port"
+		{
+			srv_apache_base "$d" "$port"
+			cat <<EOF
+LoadModule cgid_module $SRV_APACHE_MODULES/mod_cgid.so
+LoadModule rewrite_module $SRV_APACHE_MODULES/mod_rewrite.so
+ScriptSock \${BASE}/run/cgid.sock
+<Directory \${BASE}/www>
+    AllowOverride All
+</Directory>
+EOF
+		} >"$d/httpd.conf"
+		srv_apache_run "$name" "$conf" "$port" && return 0
+	done
+	return 1
+}
+
+# Every descendant of a PID, so children a server leaves behind (fcgid
+# and FastCGI processes) are ended by PID too.
+srv_descendants() {
+	local c
+	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		echo "$c"
+		srv_descendants "$c"
+	done
+}
+
+# srv_signal NAME: asks one server to stop and notes its descendants.
+srv_signal() {
+	local name=$1 pid
+	eval "pid=\${${name}_pid:-}"
+	[ -n "$pid" ] || return 0
+	eval "${name}_kids=\"$(srv_descendants "$pid" | tr '\n' ' ')\""
+	kill -TERM "$pid" 2>/dev/null
+	return 0
+}
+
+# srv_reap NAME: waits for a signalled server, then kills it and any
+# descendant still alive.
+srv_reap() {
+	local name=$1 pid kids i p
+	eval "pid=\${${name}_pid:-} kids=\${${name}_kids:-}"
+	[ -n "$pid" ] || return 0
+	for i in $(seq $((SRV_STOP_SECONDS * 10))); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	for p in $kids; do
+		kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null
+	done
+	# Their exit reports (sanitizers, valgrind) belong in the logs.
+	for p in $kids; do
+		for i in $(seq $((SRV_STOP_SECONDS * 10))); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	eval "${name}_pid="
+	return 0
+}
+
+srv_stop() {
+	srv_signal "$1"
+	srv_reap "$1"
+}
+
+# srv_stop_all: every server at once, so the slow Apache stops overlap.
+srv_stop_all() {
+	local n
+	for n in $SRV_NAMES; do srv_signal "$n"; done
+	for n in $SRV_NAMES; do srv_reap "$n"; done
+}
+
+srv_dump_logs() {
+	local f
+	[ -n "$SRV_ROOT" ] || return 0
+	for f in "$SRV_ROOT"/*/log/*.log; do
+		[ -s "$f" ] || continue
+		echo "# --- ${f#"$SRV_ROOT"/}"
+		sed 's/^/#   /' "$f"
+	done
+}
+
+srv_cleanup() {
+	srv_stop_all
+	if [ -n "$SRV_ROOT" ] && [ -z "${KEEP:-}" ]; then
+		rm -rf "$SRV_ROOT"
+	fi
+}
