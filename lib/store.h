@@ -11,7 +11,12 @@
  * Every operation is atomic.  Failures: CP_ERR_NOT_FOUND (absent or
  * expired), CP_ERR_REPLAY (cp_store_once saw the key), CP_ERR_STORE (the
  * backend failed: callers answer 503), CP_ERR_LIMIT (key or value over
- * CP_STORE_MAX_KEY / CP_STORE_MAX_VALUE).
+ * CP_STORE_MAX_KEY / CP_STORE_MAX_VALUE, or a value over the cap of the
+ * caller's buffer), CP_ERR_INVALID (unknown namespace, empty key, negative
+ * expiry).  A record is expired when expires <= now.
+ *
+ * A handle belongs to the process that opened it: open after fork(),
+ * never before (a handle used across fork() answers CP_ERR_STORE).
  */
 #ifndef CP_STORE_H
 #define CP_STORE_H
@@ -41,7 +46,9 @@ enum cp_store_ns {
 struct cp_store;
 
 /* Opens the store the configuration names; the caller closes it.  Opened
- * once per process and reused across FastCGI requests. */
+ * once per process and reused across FastCGI requests.  CP_ERR_STORE
+ * (logged) when the store cannot be opened; CP_ERR_CONFIG for a backend
+ * this build does not provide (PostgreSQL, for now). */
 enum cp_status cp_store_open(const struct cp_config *cfg, struct cp_store **out);
 void cp_store_close(struct cp_store *st);
 
@@ -70,6 +77,7 @@ enum cp_status cp_store_swap(struct cp_store *st, enum cp_store_ns ns,
 enum cp_status cp_store_once(struct cp_store *st, const void *key, size_t klen,
     time_t expires);
 
+/* Deletes key; CP_ERR_NOT_FOUND when it was absent or expired. */
 enum cp_status cp_store_del(struct cp_store *st, enum cp_store_ns ns,
     const void *key, size_t klen);
 

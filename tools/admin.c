@@ -6,6 +6,10 @@
  *                                    so what they sealed still opens)
  *   cimd-proxy-admin check-config    validate $CIMD_PROXY_CONF or the
  *                                    default path, print one line
+ *   cimd-proxy-admin purge           delete every expired record from the
+ *                                    configured store, print the count
+ *                                    (the store also purges as it goes;
+ *                                    this is for cron and for operators)
  */
 #include "config.h"
 
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
@@ -22,6 +27,8 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "log.h"
+#include "store.h"
 
 #define KEY_BYTES       32
 #define MAX_KEY_FILE    65536
@@ -30,7 +37,8 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: cimd-proxy-admin keygen FILE\n"
-	    "       cimd-proxy-admin check-config\n");
+	    "       cimd-proxy-admin check-config\n"
+	    "       cimd-proxy-admin purge\n");
 	return 2;
 }
 
@@ -117,6 +125,40 @@ check_config(void)
 	return 0;
 }
 
+/* Run as the web server user: files the store creates belong to whoever
+ * creates them, and the endpoints must be able to open them. */
+static int
+purge(void)
+{
+	struct cp_config cfg;
+	struct cp_store *st = NULL;
+	char err[1024];
+	const char *path = cp_conf_path();
+	size_t purged = 0;
+	int ok = 1;
+
+	if (cp_conf_load(path, &cfg, err, sizeof(err)) != CP_OK) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	cp_log_init("admin");
+	if (cp_store_open(&cfg, &st) != CP_OK) {
+		fprintf(stderr, "cimd-proxy-admin: cannot open the store (see above)\n");
+		goto out;
+	}
+	if (cp_store_purge(st, time(NULL), &purged) != CP_OK) {
+		fprintf(stderr, "cimd-proxy-admin: purge failed after %zu records (see above)\n",
+		    purged);
+		goto out;
+	}
+	printf("purged %zu expired records\n", purged);
+	ok = 0;
+out:
+	cp_store_close(st);
+	cp_conf_free(&cfg);
+	return ok;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -124,5 +166,7 @@ main(int argc, char **argv)
 		return keygen(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "check-config") == 0)
 		return check_config();
+	if (argc == 2 && strcmp(argv[1], "purge") == 0)
+		return purge();
 	return usage();
 }
