@@ -17,10 +17,10 @@
 #   srv_log NAME                     path of that server's error log
 #   srv_dump_logs                    every log, as TAP comments
 #
-# Every server runs as nobody when we are root (as TEST-RIG 2.0 says),
-# else as ourselves; it listens on 127.0.0.1 on a port picked at runtime,
-# lives in its own directory under $SRV_ROOT and is killed by PID.  The
-# configurations are self-contained: no Debian apache2.conf, no apache2ctl
+# Every server runs as nobody when we are root (TEST-RIG 2.0; setpriv,
+# not runuser, so the PID is the server's), else as ourselves.  It
+# listens on 127.0.0.1 on a port picked at runtime, lives in its own
+# directory under $SRV_ROOT and is killed by PID.  The configurations are self-contained: no Debian apache2.conf, no apache2ctl
 # (TEST-RIG 2.2).
 
 SRV_WAIT_SECONDS=15             # startup budget of one server
