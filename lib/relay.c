@@ -1,0 +1,758 @@
+#include "config.h"
+
+#define _GNU_SOURCE             /* POLLRDHUP */
+#include <ctype.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "conf.h"
+#include "limits.h"
+#include "log.h"
+#include "relay.h"
+#include "response.h"
+#include "url.h"
+
+struct cp_relay {
+	CURL *easy;             /* kept: its connection cache is the reuse */
+};
+
+/* Why a transfer was ended from our side. */
+enum relay_end {
+	END_NONE,
+	END_CLIENT_GONE,
+	END_HEADERS_TIMEOUT,
+	END_IDLE,
+	END_STREAM_MAX,
+	END_BODY_LIMIT,
+	END_BODY_SHORT,
+	END_BAD_STATUS
+};
+
+struct transfer {
+	struct cp_req *req;
+	const struct cp_config *cfg;
+	struct cp_elicit scan;
+	cp_elicit_found_fn *found;
+	void *arg;
+	long status;                    /* of the header block being read */
+	bool began;                     /* the final header block was sent on */
+	bool sse;
+	struct cp_buf content_type;
+	bool body_len_known;
+	unsigned long long body_left;   /* of CONTENT_LENGTH */
+	size_t body_sent;
+	enum relay_end why;
+	int client_fd;                  /* the web-server connection, or -1 */
+	short client_events;
+	long long start, last_poll, last_upstream, last_client;  /* ms */
+	long long headers_limit, stream_limit;                     /* ms */
+	/* Where the SSE stream sent on to the client stands, so heartbeats
+	 * go only between lines, never inside one. */
+	bool at_line_start;
+	bool at_boundary;               /* ... and between events */
+	size_t line_len;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum cp_status
+cp_relay_new(struct cp_relay **out)
+{
+	struct cp_relay *r;
+	struct sigaction sa;
+
+	*out = NULL;
+	/* A client that went away must show up as a failed write, not kill
+	 * the process: libfcgi and stdio write to it directly. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return CP_ERR_NOMEM;
+	if ((r->easy = curl_easy_init()) == NULL) {
+		free(r);
+		return CP_ERR_NOMEM;
+	}
+	*out = r;
+	return CP_OK;
+}
+
+void
+cp_relay_free(struct cp_relay *r)
+{
+	if (r == NULL)
+		return;
+	curl_easy_cleanup(r->easy);
+	free(r);
+}
+
+/* Header value bytes we pass on: visible ASCII, space and tab. */
+static bool
+printable(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)p[i] < 0x20 && p[i] != '\t') || (unsigned char)p[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/* RFC 9110 section 5.6.2 tchar. */
+static bool
+tchar(unsigned char c)
+{
+	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+bool
+cp_relay_response_header_passed(const char *name, size_t len)
+{
+	static const char *const exact[] = {
+		"WWW-Authenticate", "Cache-Control", "Retry-After", "Allow",
+	};
+	size_t i;
+
+	if (len > 4 && strncasecmp(name, "Mcp-", 4) == 0)
+		return true;
+	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (strlen(exact[i]) == len && strncasecmp(name, exact[i], len) == 0)
+			return true;
+	return false;
+}
+
+/* "MCP_SESSION_ID" (a CGI variable after HTTP_) -> "Mcp-Session-Id". */
+static enum cp_status
+header_name(struct cp_buf *out, const char *var, size_t n)
+{
+	enum cp_status rc = CP_OK;
+	bool word_start = true;
+	size_t i;
+
+	for (i = 0; i < n && rc == CP_OK; i++) {
+		char c = var[i];
+		if (c == '_') {
+			rc = cp_buf_addc(out, '-');
+			word_start = true;
+			continue;
+		}
+		rc = cp_buf_addc(out, word_start ? (char)toupper((unsigned char)c) :
+		    (char)tolower((unsigned char)c));
+		word_start = false;
+	}
+	return rc;
+}
+
+static enum cp_status
+add_line(struct cp_buf *out, const char *name, const char *value)
+{
+	enum cp_status rc = cp_buf_printf(out, "%s: %s", name, value);
+
+	return rc == CP_OK ? cp_buf_add(out, "", 1) : rc;
+}
+
+enum cp_status
+cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out)
+{
+	/* The fixed set (issue #4); MCP-Protocol-Version is among the
+	 * Mcp-* below unless the operator pins it. */
+	static const char *const fixed[] = {
+		"Authorization", "Accept", "Content-Type", "Last-Event-ID",
+	};
+	const char *pinned = req->cfg->gateway_protocol_version;
+	const char *v, *eq;
+	size_t i, mcp = 0;
+	char **e;
+	enum cp_status rc = CP_OK;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]) && rc == CP_OK; i++)
+		if ((v = cp_req_header(req, fixed[i])) != NULL)
+			rc = add_line(out, fixed[i], v);
+	if (rc == CP_OK && pinned)
+		rc = add_line(out, "MCP-Protocol-Version", pinned);
+	for (e = req->envp; e && *e && rc == CP_OK; e++) {
+		if (strncmp(*e, "HTTP_MCP_", 9) != 0 || (eq = strchr(*e, '=')) == NULL ||
+		    eq == *e + 9)
+			continue;
+		if (pinned && (size_t)(eq - *e) == strlen("HTTP_MCP_PROTOCOL_VERSION") &&
+		    strncmp(*e, "HTTP_MCP_PROTOCOL_VERSION", (size_t)(eq - *e)) == 0)
+			continue;
+		/* Same rules as every header we read: length, control bytes. */
+		v = eq + 1;
+		if (v[0] == '\0' || strlen(v) > CP_MAX_HEADER ||
+		    !cp_is_visible_ascii(v, strlen(v)))
+			continue;
+		if (++mcp > CP_RELAY_MAX_PASSED_HEADERS)
+			return CP_ERR_LIMIT;
+		if ((rc = header_name(out, *e + 5, (size_t)(eq - *e) - 5)) == CP_OK &&
+		    (rc = cp_buf_printf(out, ": %s", v)) == CP_OK)
+			rc = cp_buf_add(out, "", 1);
+	}
+	return rc;
+}
+
+/* Copies a quoted-string starting at v[i] (the opening quote) to out;
+ * returns the index after the closing quote, or 0 when unterminated. */
+static size_t
+quoted(const char *v, size_t i, struct cp_buf *out, enum cp_status *rc)
+{
+	size_t j = i + 1;
+
+	while (v[j] && v[j] != '"')
+		j += v[j] == '\\' && v[j + 1] ? 2 : 1;
+	if (v[j] != '"')
+		return 0;
+	if (out)
+		*rc = cp_buf_add(out, v + i, j + 1 - i);
+	return j + 1;
+}
+
+enum cp_status
+cp_relay_challenge(const char *v, const char *prm_url, struct cp_buf *out)
+{
+	enum cp_status rc = CP_OK;
+	bool found = false, first = true, bearer = false, params = false;
+	size_t i = 0, j, k;
+
+	while (v[i] && rc == CP_OK) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c == '"') {
+			if ((j = quoted(v, i, out, &rc)) == 0)
+				return CP_ERR_SYNTAX;
+			i = j;
+			continue;
+		}
+		if (!tchar(c)) {
+			rc = cp_buf_addc(out, (char)c);
+			i++;
+			continue;
+		}
+		for (j = i; tchar((unsigned char)v[j]); j++)
+			;
+		for (k = j; v[k] == ' ' || v[k] == '\t'; k++)
+			;
+		if (first)
+			bearer = j - i == 6 && strncasecmp(v + i, "Bearer", 6) == 0;
+		else
+			params = true;
+		first = false;
+		/* RFC 9728 section 5.1: the parameter names the metadata of
+		 * the resource the client talks to, which is us. */
+		if (v[k] == '=' && v[k + 1] != '=' && j - i == 17 &&
+		    strncasecmp(v + i, "resource_metadata", 17) == 0) {
+			for (k++; v[k] == ' ' || v[k] == '\t'; k++)
+				;
+			if (v[k] == '"') {
+				if ((k = quoted(v, k, NULL, &rc)) == 0)
+					return CP_ERR_SYNTAX;
+			} else
+				while (tchar((unsigned char)v[k]) || v[k] == '/' || v[k] == ':')
+					k++;
+			rc = cp_buf_printf(out, "resource_metadata=\"%s\"", prm_url);
+			found = true;
+			i = k;
+			continue;
+		}
+		rc = cp_buf_add(out, v + i, j - i);
+		i = j;
+	}
+	if (rc == CP_OK && !found && bearer)
+		rc = cp_buf_printf(out, "%sresource_metadata=\"%s\"", params ? ", " : " ", prm_url);
+	return rc;
+}
+
+/* True when the web server dropped its connection to us.  Nothing may be
+ * written on an idle stream, so the socket is asked (TEST-RIG G10). */
+static bool
+client_gone(struct transfer *t)
+{
+	struct pollfd pfd;
+
+	if (t->req->gone)
+		return true;
+	if (t->client_fd < 0)
+		return false;
+	pfd.fd = t->client_fd;
+	pfd.events = t->client_events;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) {
+		cp_log(CP_LOG_DEBUG, "client connection closed (poll revents 0x%x)",
+		    (unsigned)pfd.revents);
+		return true;
+	}
+	return false;
+}
+
+/* Follows the bytes sent to the client through SSE lines (CR, LF or
+ * CRLF end a line; an empty line ends an event). */
+static void
+track_lines(struct transfer *t, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			t->at_boundary = t->line_len == 0;
+			t->line_len = 0;
+			t->at_line_start = true;
+		} else if (p[i] != '\r') {
+			t->line_len++;
+			t->at_line_start = false;
+		} else
+			t->at_line_start = false;   /* an LF may follow */
+	}
+}
+
+/* A comment line keeps an idle stream's connections alive and reveals a
+ * client that went away (its write fails).  Between events it also
+ * closes with the blank line; inside an event that would dispatch it
+ * early, so there only the comment line goes out. */
+static bool
+heartbeat(struct transfer *t, long long now)
+{
+	const char *beat = t->at_boundary ? CP_RELAY_HEARTBEAT "\n" : CP_RELAY_HEARTBEAT;
+
+	t->last_client = now;
+	return cp_req_write(t->req, beat, strlen(beat)) == CP_OK &&
+	    cp_req_flush(t->req) == CP_OK;
+}
+
+static int
+on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct transfer *t = userdata;
+	long long now = now_ms();
+
+	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+	if (now - t->start >= t->stream_limit) {
+		t->why = END_STREAM_MAX;
+		return 1;
+	}
+	if (!t->began && now - t->start >= t->headers_limit) {
+		t->why = END_HEADERS_TIMEOUT;
+		return 1;
+	}
+	if (t->began && !t->sse && now - t->last_upstream >= CP_RELAY_IDLE_SECONDS * 1000LL) {
+		t->why = END_IDLE;
+		return 1;
+	}
+	if (now - t->last_poll >= CP_RELAY_POLL_MS) {
+		t->last_poll = now;
+		if (client_gone(t)) {
+			t->why = END_CLIENT_GONE;
+			return 1;
+		}
+	}
+	if (t->began && t->sse && t->at_line_start &&
+	    now - t->last_client >= t->cfg->heartbeat_seconds * 1000LL && !heartbeat(t, now)) {
+		t->why = END_CLIENT_GONE;
+		return 1;
+	}
+	return 0;
+}
+
+static size_t
+on_read(char *p, size_t size, size_t nmemb, void *userdata)
+{
+	struct transfer *t = userdata;
+	size_t want = size * nmemb;
+	long got;
+
+	if (t->body_len_known && want > t->body_left)
+		want = (size_t)t->body_left;
+	/* One byte past the limit tells an oversized body from a full one. */
+	if (t->body_sent + want > CP_RELAY_MAX_BODY)
+		want = CP_RELAY_MAX_BODY + 1 - t->body_sent;
+	if (want == 0)
+		return 0;
+	got = cp_req_read(t->req, p, want);
+	if (got < 0 || (got == 0 && t->body_len_known)) {
+		t->why = END_BODY_SHORT;
+		return CURL_READFUNC_ABORT;
+	}
+	t->body_sent += (size_t)got;
+	if (t->body_sent > CP_RELAY_MAX_BODY) {
+		t->why = END_BODY_LIMIT;
+		return CURL_READFUNC_ABORT;
+	}
+	if (t->body_len_known)
+		t->body_left -= (unsigned long long)got;
+	return (size_t)got;
+}
+
+/* The gateway's final header block is complete: send status and headers. */
+static bool
+begin(struct transfer *t)
+{
+	const char *ct = t->content_type.len ? cp_buf_cstr(&t->content_type) : NULL;
+	enum cp_elicit_framing framing = cp_elicit_framing_of(ct);
+	enum cp_status rc;
+
+	if (t->status < 200 || t->status > 599) {
+		t->why = END_BAD_STATUS;
+		return false;
+	}
+	t->sse = framing == CP_ELICIT_SSE;
+	cp_elicit_init(&t->scan, framing, t->found, t->arg);
+	/* nginx and its kin buffer unless told not to. */
+	cp_resp_header(t->req, "X-Accel-Buffering", "no");
+	rc = cp_resp_begin(t->req, (int)t->status, ct);
+	t->began = true;
+	t->last_client = t->last_upstream;
+	/* An SSE answer may wait long for its first event; the client
+	 * should know the stream is open. */
+	if (rc == CP_OK && t->sse)
+		rc = cp_req_flush(t->req);
+	if (rc != CP_OK) {
+		t->why = END_CLIENT_GONE;
+		return false;
+	}
+	return true;
+}
+
+/* One header line from the gateway (libcurl hands them over whole). */
+static bool
+header_line(struct transfer *t, const char *p, size_t len)
+{
+	struct cp_buf name, value, rewritten;
+	const char *colon;
+	size_t vs, ve;
+	enum cp_status rc = CP_OK;
+
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		const char *sp = memchr(p, ' ', len);
+		t->status = 0;
+		if (sp && (size_t)(sp - p) + 4 <= len && isdigit((unsigned char)sp[1]) &&
+		    isdigit((unsigned char)sp[2]) && isdigit((unsigned char)sp[3]))
+			t->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+		return true;
+	}
+	/* Informational blocks (103 Early Hints) are not passed on. */
+	if (t->status >= 100 && t->status < 200)
+		return true;
+	if ((colon = memchr(p, ':', len)) == NULL || colon == p || !tchar((unsigned char)p[0])) {
+		cp_log(CP_LOG_WARN, "gateway sent a malformed header line; dropped");
+		return true;
+	}
+	for (vs = (size_t)(colon - p) + 1; vs < len && (p[vs] == ' ' || p[vs] == '\t'); vs++)
+		;
+	for (ve = len; ve > vs && (p[ve - 1] == ' ' || p[ve - 1] == '\t'); ve--)
+		;
+	if ((size_t)(colon - p) == 12 && strncasecmp(p, "Content-Type", 12) == 0) {
+		cp_buf_reset(&t->content_type);
+		if (ve - vs > 0 && printable(p + vs, ve - vs) &&
+		    cp_buf_add(&t->content_type, p + vs, ve - vs) != CP_OK)
+			cp_buf_init(&t->content_type, CP_RELAY_MAX_CONTENT_TYPE);
+		return true;
+	}
+	if (!cp_relay_response_header_passed(p, (size_t)(colon - p)))
+		return true;
+	cp_buf_init(&name, CP_MAX_HEADER);
+	cp_buf_init(&value, CP_MAX_HEADER);
+	cp_buf_init(&rewritten, CP_MAX_HEADER);
+	if ((rc = cp_buf_add(&name, p, (size_t)(colon - p))) == CP_OK)
+		rc = cp_buf_add(&value, p + vs, ve - vs);
+	if (rc == CP_OK && strcasecmp(cp_buf_cstr(&name), "WWW-Authenticate") == 0) {
+		if ((rc = cp_relay_challenge(cp_buf_cstr(&value), t->cfg->prm_url,
+		    &rewritten)) == CP_OK)
+			rc = cp_resp_header(t->req, "WWW-Authenticate", cp_buf_cstr(&rewritten));
+	} else if (rc == CP_OK)
+		rc = cp_resp_header(t->req, cp_buf_cstr(&name), cp_buf_cstr(&value));
+	if (rc != CP_OK)
+		cp_log(CP_LOG_WARN, "gateway header %.64s dropped: %s", cp_buf_cstr(&name),
+		    cp_status_str(rc));
+	cp_buf_free(&name);
+	cp_buf_free(&value);
+	cp_buf_free(&rewritten);
+	return true;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t nmemb, void *userdata)
+{
+	struct transfer *t = userdata;
+	size_t len = size * nmemb, n = len;
+
+	t->last_upstream = now_ms();
+	if (t->began)
+		return len;             /* trailers are not passed on */
+	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n'))
+		n--;
+	if (n > 0)
+		return header_line(t, p, n) ? len : 0;
+	if (t->status >= 100 && t->status < 200) {
+		t->status = 0;
+		return len;
+	}
+	return begin(t) ? len : 0;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t nmemb, void *userdata)
+{
+	struct transfer *t = userdata;
+	size_t len = size * nmemb;
+
+	t->last_upstream = now_ms();
+	if (!t->began)
+		return 0;
+	if (cp_resp_body(t->req, p, len) != CP_OK || cp_req_flush(t->req) != CP_OK) {
+		t->why = END_CLIENT_GONE;
+		return 0;
+	}
+	t->last_client = t->last_upstream;
+	if (t->sse)
+		track_lines(t, p, len);
+	/* After forwarding: the scan never holds the stream back. */
+	cp_elicit_feed(&t->scan, p, len);
+	return len;
+}
+
+/* A JSON-RPC error answer of our own (id null: we did not read the
+ * request), for the cases where the gateway gave us nothing to pass on. */
+static enum cp_status
+send_error(struct cp_req *req, int status, const char *message)
+{
+	json_object *o = json_object_new_object(), *e = json_object_new_object();
+	enum cp_status rc = CP_ERR_NOMEM;
+
+	if (o && e && json_object_object_add(o, "jsonrpc", json_object_new_string("2.0")) == 0 &&
+	    json_object_object_add(o, "id", NULL) == 0 &&
+	    json_object_object_add(e, "code", json_object_new_int(-32603)) == 0 &&
+	    json_object_object_add(e, "message", json_object_new_string(message)) == 0 &&
+	    json_object_object_add(o, "error", e) == 0) {
+		e = NULL;
+		rc = cp_resp_json(req, status, o);
+	}
+	json_object_put(e);
+	json_object_put(o);
+	return rc;
+}
+
+/* Status and message for a transfer that ended before any answer. */
+static int
+failure(const struct transfer *t, CURLcode cc, const char **message)
+{
+	switch (t->why) {
+	case END_BODY_LIMIT:
+		*message = "request body too large";
+		return 413;
+	case END_BODY_SHORT:
+		*message = "request body ended early";
+		return 400;
+	case END_HEADERS_TIMEOUT:
+	case END_STREAM_MAX:
+		*message = "the MCP gateway did not answer in time";
+		return 504;
+	case END_BAD_STATUS:
+		*message = "the MCP gateway sent an invalid answer";
+		return 502;
+	default:
+		break;
+	}
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		*message = "the MCP gateway did not answer in time";
+		return 504;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		*message = "the MCP gateway is unreachable";
+		return 502;
+	default:
+		*message = "the MCP gateway sent an invalid answer";
+		return 502;
+	}
+}
+
+static const char *
+end_str(enum relay_end why)
+{
+	switch (why) {
+	case END_CLIENT_GONE: return "client went away";
+	case END_HEADERS_TIMEOUT: return "no answer in time";
+	case END_IDLE: return "answer stalled";
+	case END_STREAM_MAX: return "stream_max_seconds reached";
+	case END_BODY_LIMIT: return "request body too large";
+	case END_BODY_SHORT: return "request body ended early";
+	case END_BAD_STATUS: return "invalid status";
+	case END_NONE: break;
+	}
+	return "upstream transfer failed";
+}
+
+/* Sets the per-request options; the handle keeps its connections. */
+static enum cp_status
+setup(struct cp_relay *r, struct transfer *t, struct curl_slist **headers)
+{
+	const struct cp_config *cfg = t->cfg;
+	struct cp_req *req = t->req;
+	struct cp_buf lines;
+	const char *cl = cp_req_header(req, "Content-Length");
+	bool post = strcmp(req->method, "POST") == 0;
+	struct curl_slist *h = NULL, *n;
+	CURL *c = r->easy;
+	size_t off;
+	char *end;
+	enum cp_status rc;
+
+	cp_buf_init(&lines, CP_MAX_OUT_HEADERS * 4);
+	if ((rc = cp_relay_request_headers(req, &lines)) != CP_OK)
+		goto out;
+	rc = CP_ERR_NOMEM;
+	for (off = 0; off < lines.len; off += strlen(lines.data + off) + 1) {
+		if ((n = curl_slist_append(h, lines.data + off)) == NULL)
+			goto out;
+		h = n;
+	}
+	/* Empty values stop libcurl adding defaults the client never sent;
+	 * no Expect: the body streams at once. */
+	if ((n = curl_slist_append(h, "Expect:")) == NULL)
+		goto out;
+	h = n;
+	if (cp_req_header(req, "Accept") == NULL && (n = curl_slist_append(h, "Accept:")) == NULL)
+		goto out;
+	h = n;
+	if (post && cp_req_header(req, "Content-Type") == NULL &&
+	    (n = curl_slist_append(h, "Content-Type:")) == NULL)
+		goto out;
+	h = n;
+	if (post && cl != NULL) {
+		t->body_left = strtoull(cl, &end, 10);
+		if (!isdigit((unsigned char)cl[0]) || *end != '\0') {
+			rc = CP_ERR_SYNTAX;
+			goto out;
+		}
+		t->body_len_known = true;
+		if (t->body_left > CP_RELAY_MAX_BODY) {
+			rc = CP_ERR_LIMIT;
+			goto out;
+		}
+	} else if (post && (n = curl_slist_append(h, "Transfer-Encoding: chunked")) == NULL)
+		goto out;
+	h = n;
+
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, cfg->gateway_url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)CP_RELAY_CONNECT_MS);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (cfg->tls_ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cfg->tls_ca_file);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	if (post) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, t);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    t->body_len_known ? (curl_off_t)t->body_left : (curl_off_t)-1);
+	} else if (strcmp(req->method, "DELETE") == 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+	else
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	*headers = h;
+	h = NULL;
+	rc = CP_OK;
+out:
+	curl_slist_free_all(h);
+	cp_buf_free(&lines);
+	return rc;
+}
+
+enum cp_status
+cp_relay_run(struct cp_relay *r, struct cp_req *req, cp_elicit_found_fn *found, void *arg)
+{
+	struct transfer t;
+	struct curl_slist *headers = NULL;
+	struct stat st;
+	const char *message;
+	CURLcode cc;
+	enum cp_status rc;
+	int status;
+
+	memset(&t, 0, sizeof(t));
+	t.req = req;
+	t.cfg = req->cfg;
+	t.found = found;
+	t.arg = arg;
+	t.start = t.last_poll = t.last_upstream = t.last_client = now_ms();
+	t.stream_limit = req->cfg->stream_max_seconds * 1000LL;
+	t.headers_limit = CP_RELAY_HEADERS_SECONDS * 1000LL;
+	if (t.headers_limit > t.stream_limit)
+		t.headers_limit = t.stream_limit;
+	t.at_line_start = t.at_boundary = true;
+	cp_buf_init(&t.content_type, CP_RELAY_MAX_CONTENT_TYPE);
+	cp_elicit_init(&t.scan, CP_ELICIT_OFF, NULL, NULL);
+	/* FastCGI: the connection socket, where the server's close shows as
+	 * POLLRDHUP.  CGI: stdout, a pipe or socket whose reader left. */
+	if (req->fcgx) {
+		t.client_fd = req->fcgx->ipcFd;
+		t.client_events = POLLRDHUP;
+	} else {
+		t.client_fd = STDOUT_FILENO;
+		t.client_events = fstat(STDOUT_FILENO, &st) == 0 && S_ISSOCK(st.st_mode) ?
+		    POLLRDHUP : 0;
+	}
+
+	switch ((rc = setup(r, &t, &headers))) {
+	case CP_OK:
+		break;
+	case CP_ERR_LIMIT:
+		rc = send_error(req, 413, "request body too large");
+		goto out;
+	case CP_ERR_SYNTAX:
+		rc = send_error(req, 400, "malformed Content-Length");
+		goto out;
+	default:
+		goto out;
+	}
+	cc = curl_easy_perform(r->easy);
+	if (t.began) {
+		if (cc == CURLE_OK)
+			cp_elicit_end(&t.scan);
+		else if (t.why == END_CLIENT_GONE)
+			cp_log(CP_LOG_INFO, "relay ended: client went away");
+		else
+			cp_log(t.why == END_STREAM_MAX ? CP_LOG_INFO : CP_LOG_WARN,
+			    "relay ended mid-answer: %s (%s)", end_str(t.why), curl_easy_strerror(cc));
+		rc = CP_OK;
+		goto out;
+	}
+	status = failure(&t, cc, &message);
+	cp_log(status >= 500 ? CP_LOG_WARN : CP_LOG_INFO, "relay to gateway failed: %s (%s)",
+	    end_str(t.why), curl_easy_strerror(cc));
+	rc = send_error(req, status, message);
+out:
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers);
+	cp_elicit_free(&t.scan);
+	cp_buf_free(&t.content_type);
+	return rc;
+}

@@ -1,0 +1,77 @@
+/*
+ * The MCP Streamable HTTP relay (PROTOCOL.md 13): one request from the
+ * web server to gateway_url and its answer back, both streamed.  The
+ * request body is read from the web server as libcurl sends it; the
+ * response status and headers are written before the first body byte,
+ * and each body chunk is written and flushed as it arrives, so SSE events
+ * reach the client when the gateway sends them.  Every chunk is also fed
+ * to the URL-elicitation scanner (elicit.h) after it was forwarded.
+ *
+ * A relay holds one libcurl easy handle for the life of the process, so
+ * consecutive requests reuse the upstream connection and TLS session.
+ *
+ * Long streams (TEST-RIG G10): while a transfer runs, the web-server
+ * connection is polled every CP_RELAY_POLL_MS and an idle SSE response
+ * gets a comment heartbeat every heartbeat_seconds; a client found gone
+ * ends the upstream transfer at once.  No stream outlives
+ * stream_max_seconds.
+ */
+#ifndef CP_RELAY_H
+#define CP_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "elicit.h"
+#include "request.h"
+#include "status.h"
+
+#define CP_RELAY_MAX_BODY           (1024 * 1024)  /* request body (mod_fcgid's FcgidMaxRequestLen) */
+#define CP_RELAY_CONNECT_MS         5000    /* connecting to the gateway (502 after) */
+#define CP_RELAY_HEADERS_SECONDS    120     /* the gateway must start its answer (504 after) */
+#define CP_RELAY_IDLE_SECONDS       120     /* a pause inside a non-SSE body */
+#define CP_RELAY_POLL_MS            250     /* how often the client connection is checked */
+#define CP_RELAY_MAX_PASSED_HEADERS 32      /* Mcp-* request headers passed on */
+#define CP_RELAY_MAX_CONTENT_TYPE   256
+#define CP_RELAY_HEARTBEAT          ": keepalive\n"
+
+struct cp_relay;
+
+/* A relay for this process, with its libcurl handle; the caller frees it
+ * with cp_relay_free.  CP_ERR_NOMEM when libcurl cannot make a handle. */
+enum cp_status cp_relay_new(struct cp_relay **out);
+void cp_relay_free(struct cp_relay *r);
+
+/* Relays req (already authorised by the caller) to req->cfg->gateway_url
+ * and streams the answer back; found (may be NULL) hears of every URL
+ * elicitation in the answer, after the bytes carrying it were forwarded.
+ * Sends exactly one response: the gateway's, or when the gateway cannot
+ * be used, a JSON-RPC error (413 body too large, 400 body cut short, 502
+ * gateway unreachable or answering garbage, 504 gateway too slow).
+ * Returns CP_OK once a response was sent (whether or not the client
+ * stayed to read it); other values only when nothing could be sent. */
+enum cp_status cp_relay_run(struct cp_relay *r, struct cp_req *req,
+    cp_elicit_found_fn *found, void *arg);
+
+/* The request headers passed upstream, as "Name: value" lines appended
+ * to out (NUL-separated), for tests: Authorization, Accept, Content-Type,
+ * Mcp-Session-Id, MCP-Protocol-Version (gateway_protocol_version instead
+ * when configured), Last-Event-ID and every other Mcp-* header; nothing
+ * else.  CP_ERR_LIMIT past CP_RELAY_MAX_PASSED_HEADERS Mcp-* headers. */
+enum cp_status cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out);
+
+/* True when the response header name[0..len) is passed to the client:
+ * Mcp-* (Mcp-Session-Id, MCP-Protocol-Version, ...), WWW-Authenticate,
+ * Cache-Control, Retry-After and Allow.  Content-Type is handled apart. */
+bool cp_relay_response_header_passed(const char *name, size_t len);
+
+/* Rewrites a WWW-Authenticate value from the gateway so that its
+ * resource_metadata names prm_url (RFC 9728 section 5.1), keeping error,
+ * scope and every other parameter; a Bearer challenge without one gets
+ * it appended.  Appends the result to out.  CP_ERR_SYNTAX for an
+ * unterminated quoted string. */
+enum cp_status cp_relay_challenge(const char *value, const char *prm_url,
+    struct cp_buf *out);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * The relay's header rules: which request headers go to the gateway,
+ * which response headers come back, and the WWW-Authenticate rewrite.
+ * The streaming itself is tested through real web servers
+ * (tests/integration/relay.test).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "conf.h"
+#include "relay.h"
+#include "../tap.h"
+
+#define PRM "https://proxy.example/.well-known/oauth-protected-resource/mcp"
+
+static void
+challenge(void)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "Bearer error=\"invalid_token\", scope=\"mcp:tools\", "
+		  "resource_metadata=\"https://gw.example/.well-known/oauth-protected-resource\"",
+		  "Bearer error=\"invalid_token\", scope=\"mcp:tools\", resource_metadata=\"" PRM "\"" },
+		{ "Bearer resource_metadata=\"https://gw.example/prm\"",
+		  "Bearer resource_metadata=\"" PRM "\"" },
+		{ "Bearer Resource_Metadata = \"https://gw.example/prm\", error=\"insufficient_scope\"",
+		  "Bearer resource_metadata=\"" PRM "\", error=\"insufficient_scope\"" },
+		{ "Bearer resource_metadata=https://gw.example/prm, scope=a",
+		  "Bearer resource_metadata=\"" PRM "\", scope=a" },
+		/* Quoted text that looks like the parameter is left alone. */
+		{ "Bearer error_description=\"resource_metadata=\\\"x\\\"\", resource_metadata=\"y\"",
+		  "Bearer error_description=\"resource_metadata=\\\"x\\\"\", resource_metadata=\"" PRM "\"" },
+		/* A Bearer challenge without it gets ours. */
+		{ "Bearer error=\"invalid_token\"",
+		  "Bearer error=\"invalid_token\", resource_metadata=\"" PRM "\"" },
+		{ "Bearer", "Bearer resource_metadata=\"" PRM "\"" },
+		{ "bearer realm=\"x\"", "bearer realm=\"x\", resource_metadata=\"" PRM "\"" },
+		/* Other schemes are kept as they are. */
+		{ "Basic realm=\"gw\"", "Basic realm=\"gw\"" },
+		{ "Bearerx realm=\"gw\"", "Bearerx realm=\"gw\"" },
+	};
+	struct cp_buf out;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cp_buf_init(&out, 4096);
+		is_int(cp_relay_challenge(cases[i].in, PRM, &out), CP_OK, "rewrite %s", cases[i].in);
+		is_str(cp_buf_cstr(&out), cases[i].want, "  result");
+		cp_buf_free(&out);
+	}
+	cp_buf_init(&out, 4096);
+	is_int(cp_relay_challenge("Bearer resource_metadata=\"open", PRM, &out), CP_ERR_SYNTAX,
+	    "unterminated quoted string refused");
+	cp_buf_free(&out);
+}
+
+static void
+response_headers(void)
+{
+	static const struct { const char *name; bool want; } cases[] = {
+		{ "Mcp-Session-Id", true }, { "mcp-session-id", true },
+		{ "MCP-Protocol-Version", true }, { "Mcp-Name", true },
+		{ "WWW-Authenticate", true }, { "www-authenticate", true },
+		{ "Cache-Control", true }, { "Retry-After", true }, { "Allow", true },
+		{ "Mcp-", false }, { "Content-Length", false }, { "Transfer-Encoding", false },
+		{ "Connection", false }, { "Keep-Alive", false }, { "Set-Cookie", false },
+		{ "Content-Encoding", false }, { "Server", false }, { "X-Powered-By", false },
+		{ "Upgrade", false }, { "Trailer", false }, { "Location", false },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		is_int(cp_relay_response_header_passed(cases[i].name, strlen(cases[i].name)),
+		    cases[i].want, "response header %s %s", cases[i].name,
+		    cases[i].want ? "passed" : "dropped");
+}
+
+/* The passed headers as one "|"-separated string. */
+static void
+joined(const struct cp_buf *b, char *out, size_t len)
+{
+	size_t off, k = 0;
+
+	out[0] = '\0';
+	for (off = 0; off < b->len && k + 2 < len; off += strlen(b->data + off) + 1) {
+		k += (size_t)snprintf(out + k, len - k, "%s%s", k ? "|" : "", b->data + off);
+		if (k >= len)
+			break;
+	}
+}
+
+static void
+request_headers(void)
+{
+	char *env[] = {
+		"REQUEST_METHOD=POST", "REQUEST_URI=/mcp",
+		"HTTP_AUTHORIZATION=Bearer abc.def.ghi",
+		"HTTP_ACCEPT=application/json, text/event-stream",
+		"CONTENT_TYPE=application/json",
+		"CONTENT_LENGTH=10",
+		"HTTP_MCP_SESSION_ID=sess-1",
+		"HTTP_MCP_PROTOCOL_VERSION=2025-06-18",
+		"HTTP_LAST_EVENT_ID=ev-3",
+		"HTTP_MCP_METHOD=tools/call",
+		"HTTP_COOKIE=sid=secret",
+		"HTTP_X_FORWARDED_FOR=10.0.0.1",
+		"HTTP_FORWARDED=for=10.0.0.1",
+		"HTTP_CONNECTION=keep-alive, X-Foo",
+		"HTTP_X_FOO=bar",
+		"HTTP_TE=trailers",
+		"HTTP_UPGRADE=h2c",
+		"HTTP_PROXY_AUTHORIZATION=Basic eA==",
+		"HTTP_HOST=proxy.example",
+		"HTTP_ORIGIN=https://app.example.test",
+		"HTTP_MCP_EMPTY=",
+		"HTTP_MCP_BAD=a\x01z",
+		"REMOTE_USER=alice",
+		NULL,
+	};
+	struct cp_config cfg;
+	struct cp_req req;
+	struct cp_buf b;
+	char got[2048];
+
+	memset(&cfg, 0, sizeof(cfg));
+	is_int(cp_req_init(&req, NULL, env, &cfg), CP_OK, "request set up");
+	cp_buf_init(&b, 8192);
+	is_int(cp_relay_request_headers(&req, &b), CP_OK, "headers built");
+	joined(&b, got, sizeof(got));
+	is_str(got, "Authorization: Bearer abc.def.ghi|Accept: application/json, text/event-stream|"
+	    "Content-Type: application/json|Last-Event-ID: ev-3|Mcp-Session-Id: sess-1|"
+	    "Mcp-Protocol-Version: 2025-06-18|Mcp-Method: tools/call",
+	    "only the MCP set passes: no cookie, forwarding, hop-by-hop or identity headers");
+	cp_buf_free(&b);
+
+	cfg.gateway_protocol_version = "2025-11-25";
+	cp_buf_init(&b, 8192);
+	is_int(cp_relay_request_headers(&req, &b), CP_OK, "headers built, version pinned");
+	joined(&b, got, sizeof(got));
+	is_str(got, "Authorization: Bearer abc.def.ghi|Accept: application/json, text/event-stream|"
+	    "Content-Type: application/json|Last-Event-ID: ev-3|MCP-Protocol-Version: 2025-11-25|"
+	    "Mcp-Session-Id: sess-1|Mcp-Method: tools/call",
+	    "gateway_protocol_version replaces the client's");
+	cp_buf_free(&b);
+	cp_req_free(&req);
+
+	/* Too many Mcp-* headers is refused, not truncated. */
+	{
+		char *many[CP_RELAY_MAX_PASSED_HEADERS + 4], names[CP_RELAY_MAX_PASSED_HEADERS + 1][32];
+		size_t i;
+		many[0] = "REQUEST_METHOD=GET";
+		many[1] = "REQUEST_URI=/mcp";
+		for (i = 0; i <= CP_RELAY_MAX_PASSED_HEADERS; i++) {
+			snprintf(names[i], sizeof(names[i]), "HTTP_MCP_X%zu=v", i);
+			many[2 + i] = names[i];
+		}
+		many[3 + CP_RELAY_MAX_PASSED_HEADERS] = NULL;
+		cfg.gateway_protocol_version = NULL;
+		cp_req_init(&req, NULL, many, &cfg);
+		cp_buf_init(&b, 8192);
+		is_int(cp_relay_request_headers(&req, &b), CP_ERR_LIMIT,
+		    "over %d Mcp-* headers refused", CP_RELAY_MAX_PASSED_HEADERS);
+		cp_buf_free(&b);
+		cp_req_free(&req);
+	}
+}
+
+int
+main(void)
+{
+	challenge();
+	response_headers();
+	request_headers();
+	return tap_done();
+}
