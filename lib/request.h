@@ -36,6 +36,7 @@ struct cp_req {
 	bool began;                 /* status line and headers written */
 	bool gone;                  /* the client connection failed */
 	bool has_cache_control;
+	bool has_csp;               /* the handler queued its own CSP */
 	struct cp_buf headers;      /* queued "Name: value\r\n" lines */
 	size_t body_bytes;
 	struct timespec started;

@@ -62,6 +62,8 @@ cp_resp_header(struct cp_req *req, const char *name, const char *value)
 		return CP_ERR_INVALID;
 	if (strcasecmp(name, "Cache-Control") == 0)
 		req->has_cache_control = true;
+	if (strcasecmp(name, "Content-Security-Policy") == 0)
+		req->has_csp = true;
 	return cp_buf_printf(&req->headers, "%s: %s\r\n", name, value);
 }
 
@@ -84,9 +86,11 @@ cp_resp_begin(struct cp_req *req, int status, const char *content_type)
 	if (rc == CP_OK)
 		rc = cp_buf_adds(&h, "X-Content-Type-Options: nosniff\r\n"
 		    "Referrer-Policy: no-referrer\r\n");
+	/* A page may narrow or extend form-action (the consent page posts
+	 * to a redirect); it then queues a whole policy of its own. */
 	if (rc == CP_OK && content_type && strncmp(content_type, "text/html", 9) == 0)
-		rc = cp_buf_adds(&h, "Content-Security-Policy: " CSP_HTML "\r\n"
-		    "X-Frame-Options: DENY\r\n");
+		rc = cp_buf_adds(&h, req->has_csp ? "X-Frame-Options: DENY\r\n" :
+		    "Content-Security-Policy: " CSP_HTML "\r\nX-Frame-Options: DENY\r\n");
 	if (rc == CP_OK)
 		rc = cp_buf_add(&h, cp_buf_cstr(&req->headers), req->headers.len);
 	if (rc == CP_OK)

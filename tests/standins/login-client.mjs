@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// The official MCP SDK client doing a whole CIMD login through cimd-proxy,
+// headless: the SDK's own auth() discovers the proxy's metadata, picks
+// clientMetadataUrl as its client_id (SEP-991), builds the PKCE request;
+// this script plays the browser (cookie jar, manual redirects, consent
+// form: it reads the hidden `request` field and posts Approve), then the
+// SDK exchanges the code and, on a second auth() call, refreshes.
+//
+//   node login-client.mjs --mcp-url http://127.0.0.1:P/mcp \
+//       --client-metadata-url https://127.0.0.1:D/harness.json \
+//       --redirect-uri http://127.0.0.1:9300/callback [--login-hint alice]
+//
+// Prints one JSON summary line; exits 1 (with the reason on stderr) when
+// any step fails.  The IdP's CA comes from NODE_EXTRA_CA_CERTS.
+import { parseArgs } from 'node:util';
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    'mcp-url': { type: 'string' },
+    'client-metadata-url': { type: 'string' },
+    'redirect-uri': { type: 'string' },
+    'login-hint': { type: 'string' },
+    'max-hops': { type: 'string', default: '12' },
+  },
+});
+for (const k of ['mcp-url', 'client-metadata-url', 'redirect-uri']) {
+  if (!opt[k]) { console.error(`login-client: --${k} is required`); process.exit(2); }
+}
+
+// A cookie jar keyed by host:port (enough for loopback; attributes are
+// the servers' business and are checked by the shell tests).
+const jar = new Map();
+function remember(url, res) {
+  const host = new URL(url).host;
+  const m = jar.get(host) ?? new Map();
+  for (const c of res.headers.getSetCookie()) {
+    const [pair] = c.split(';');
+    const i = pair.indexOf('=');
+    m.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
+  }
+  jar.set(host, m);
+}
+function cookies(url) {
+  const m = jar.get(new URL(url).host);
+  return m ? [...m].map(([k, v]) => `${k}=${v}`).join('; ') : '';
+}
+
+const summary = { consent_pages: 0, authorize_redirects: 0, hops: [] };
+let expectedState;
+let landing;            // the final redirect to the client
+
+async function step(url, init = {}) {
+  const headers = { ...(init.headers ?? {}) };
+  const c = cookies(url);
+  if (c) headers.cookie = c;
+  const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+  remember(url, res);
+  summary.hops.push(`${init.method ?? 'GET'} ${new URL(url).host}${new URL(url).pathname} ${res.status}`);
+  return res;
+}
+
+// Follows the browser's path from the proxy's /authorize to the client's
+// redirect_uri.
+async function browse(start) {
+  let url = start;
+  let res = await step(url);
+  for (let hop = 0; hop < Number(opt['max-hops']); hop++) {
+    if (res.status >= 300 && res.status < 400) {
+      const next = new URL(res.headers.get('location'), url).toString();
+      if (next.startsWith(opt['redirect-uri'])) return new URL(next);
+      url = next;
+      res = await step(url);
+      continue;
+    }
+    const body = await res.text();
+    const m = /name="request" value="([^"]+)"/.exec(body);
+    if (res.status === 200 && m && new URL(url).pathname === '/authorize') {
+      summary.consent_pages++;
+      const form = new URLSearchParams({ request: m[1].replace(/&amp;/g, '&'), decision: 'approve' });
+      url = new URL('/authorize', url).toString();
+      res = await step(url, {
+        method: 'POST', body: form.toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      continue;
+    }
+    throw new Error(`stuck at ${url}: HTTP ${res.status}: ${body.slice(0, 300)}`);
+  }
+  throw new Error('too many redirects');
+}
+
+const store = {};
+const provider = {
+  get redirectUrl() { return opt['redirect-uri']; },
+  get clientMetadataUrl() { return opt['client-metadata-url']; },
+  get clientMetadata() {
+    return {
+      client_name: 'login-client.mjs', redirect_uris: [opt['redirect-uri']],
+      grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  },
+  state() { expectedState = `st-${Math.random().toString(36).slice(2)}`; return expectedState; },
+  clientInformation() { return store.client; },
+  saveClientInformation(c) { store.client = c; },
+  tokens() { return store.tokens; },
+  saveTokens(t) { store.tokens = t; },
+  saveCodeVerifier(v) { store.verifier = v; },
+  codeVerifier() { return store.verifier; },
+  async redirectToAuthorization(u) {
+    summary.authorize_redirects++;
+    if (opt['login-hint']) u.searchParams.set('login_hint', opt['login-hint']);
+    summary.authorize_params = Object.fromEntries(
+      [...u.searchParams].filter(([k]) => k !== 'code_challenge'));
+    landing = await browse(u.toString());
+  },
+};
+
+function fail(why) {
+  console.error(`login-client: ${why}`);
+  console.log(JSON.stringify({ ok: false, why, ...summary }));
+  process.exit(1);
+}
+
+try {
+  const serverUrl = new URL(opt['mcp-url']);
+  const t0 = Date.now();
+  if (await auth(provider, { serverUrl }) !== 'REDIRECT') fail('first auth() did not redirect');
+  const p = landing.searchParams;
+  summary.callback = { code: p.has('code'), state_ok: p.get('state') === expectedState, iss: p.get('iss'), error: p.get('error') };
+  if (!p.get('code')) fail(`no code at the redirect_uri: ${landing}`);
+  if (await auth(provider, { serverUrl, authorizationCode: p.get('code') }) !== 'AUTHORIZED') fail('code exchange failed');
+  const first = store.tokens;
+  summary.login_ms = Date.now() - t0;
+  summary.client_id = store.client?.client_id;
+  summary.token = {
+    jwt: first.access_token.split('.').length === 3,
+    token_type: first.token_type,
+    scope: first.scope,
+    refresh_wrapped: typeof first.refresh_token === 'string' && first.refresh_token.startsWith('v1.'),
+    id_token: 'id_token' in first,
+  };
+  // A second auth() with a refresh token refreshes; a failed refresh
+  // would fall back to a new redirect, which counts as failure here.
+  const before = summary.authorize_redirects;
+  if (await auth(provider, { serverUrl }) !== 'AUTHORIZED' || summary.authorize_redirects !== before) fail('refresh did not work');
+  summary.refresh = {
+    new_access_token: store.tokens.access_token !== first.access_token,
+    new_refresh_token: store.tokens.refresh_token !== first.refresh_token,
+    refresh_wrapped: store.tokens.refresh_token.startsWith('v1.'),
+  };
+  summary.ok = true;
+  console.log(JSON.stringify(summary));
+} catch (e) {
+  fail(e?.stack ?? String(e));
+}
