@@ -110,7 +110,8 @@ step() {
 # replays); shell tests run valgrind themselves (valgrind.test).  -q
 # leaves a log empty unless valgrind found something.
 VG_LOG_FLAGS="-q --leak-check=full --show-leak-kinds=definite,indirect
-	--errors-for-leak-kinds=definite,indirect --error-exitcode=97"
+	--errors-for-leak-kinds=definite,indirect --error-exitcode=97
+	--suppressions=$HERE/tests/valgrind.supp"
 
 vg_logs() {
 	local f n=0
