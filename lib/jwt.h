@@ -19,18 +19,25 @@
 
 #define CP_JWT_MAX_LEN      16384
 #define CP_JWT_LEEWAY       60
+#define CP_JWT_MIN_RSA_BYTES    256     /* 2048 bits, RFC 7518 section 3.3 */
+#define CP_JWT_MAX_RSA_BYTES    1024    /* 8192 bits */
+#define CP_JWT_MAX_RSA_E_BYTES  8
 
 struct cp_jwt_expect {
 	const char *issuer;         /* required */
 	const char *audience;       /* NULL: not checked */
 	const char *nonce;          /* NULL: not checked (ID tokens set it) */
-	time_t now;
+	time_t now;                 /* 0: the clock */
 };
 
 /* Verifies token[0..len) and returns its claims (caller puts).
- * CP_ERR_SYNTAX (not a JWS), CP_ERR_INVALID (alg not allowed, claim
- * mismatch), CP_ERR_EXPIRED, CP_ERR_CRYPTO (bad signature or unknown
- * key after one JWKS refresh), CP_ERR_FETCH (JWKS unavailable). */
+ * CP_ERR_SYNTAX (not a JWS, or header/claims not a JSON object),
+ * CP_ERR_DUPLICATE (a member twice in header or claims), CP_ERR_LIMIT
+ * (over CP_JWT_MAX_LEN), CP_ERR_INVALID (alg not allowed, crit header,
+ * the kid's key of another type, claim mismatch, nbf/iat in the future),
+ * CP_ERR_EXPIRED, CP_ERR_CRYPTO (bad signature or unknown key after one
+ * JWKS refresh), CP_ERR_FETCH (JWKS unavailable).  On failure *claims is
+ * NULL.  The token is never logged. */
 enum cp_status cp_jwt_verify(const struct cp_config *cfg, struct cp_store *st,
     const struct cp_idp *idp, const char *token, size_t len,
     const struct cp_jwt_expect *expect, json_object **claims);

@@ -1,0 +1,223 @@
+#include "config.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "log.h"
+#include "url.h"
+
+/* The transfer's private state, reached from libcurl's callbacks. */
+struct transfer {
+	struct cp_http_response *resp;
+	enum cp_status body_rc;     /* why on_body refused: CP_ERR_LIMIT, _NOMEM */
+};
+
+/* Only https leaves the host; plain http is allowed to loopback so the
+ * tests can run stand-ins without TLS.  The URL is parsed by libcurl
+ * (url.c), never by hand. */
+static enum cp_status
+check_url(const char *url, const char **protocols)
+{
+	struct cp_url u;
+	enum cp_status rc;
+
+	if ((rc = cp_url_parse(url, &u)) != CP_OK)
+		return rc;
+	rc = CP_ERR_DENIED;
+	if (u.user != NULL || u.password != NULL)
+		goto out;
+	if (strcmp(u.scheme, "https") == 0)
+		*protocols = "https";
+	else if (strcmp(u.scheme, "http") == 0 && cp_url_host_is_loopback(u.host))
+		*protocols = "http";
+	else
+		goto out;
+	rc = CP_OK;
+out:
+	cp_url_free(&u);
+	return rc;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * n;
+
+	/* A short count makes libcurl abort with CURLE_WRITE_ERROR. */
+	if ((t->body_rc = cp_buf_add(&t->resp->body, p, len)) != CP_OK)
+		return 0;
+	return len;
+}
+
+/* Copies the value of header line `name: value` into dst when the line
+ * names it; a value that does not fit is dropped, never truncated. */
+static void
+capture(const char *line, size_t len, const char *name, char *dst, size_t dstlen)
+{
+	size_t nlen = strlen(name), i, j, end;
+
+	if (len <= nlen || line[nlen] != ':' || strncasecmp(line, name, nlen) != 0)
+		return;
+	for (i = nlen + 1; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	for (end = len; end > i && (line[end - 1] == '\r' || line[end - 1] == '\n' ||
+	    line[end - 1] == ' ' || line[end - 1] == '\t'); end--)
+		;
+	dst[0] = '\0';
+	if (end - i >= dstlen)
+		return;
+	for (j = i; j < end; j++)
+		if ((unsigned char)line[j] < 0x20 || (unsigned char)line[j] > 0x7e)
+			return;
+	memcpy(dst, line + i, end - i);
+	dst[end - i] = '\0';
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * n;
+
+	/* A new status line (an interim 1xx response) starts a new header
+	 * block: forget what the previous one said. */
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		t->resp->content_type[0] = '\0';
+		t->resp->request_id[0] = '\0';
+		return len;
+	}
+	capture(p, len, "content-type", t->resp->content_type,
+	    sizeof(t->resp->content_type));
+	capture(p, len, "x-amzn-requestid", t->resp->request_id,
+	    sizeof(t->resp->request_id));
+	return len;
+}
+
+static enum cp_status
+map_curl(CURLcode cc, const struct transfer *t)
+{
+	switch (cc) {
+	case CURLE_OK:
+		return CP_OK;
+	case CURLE_OPERATION_TIMEDOUT:
+		return CP_ERR_TIMEOUT;
+	case CURLE_FILESIZE_EXCEEDED:
+		return CP_ERR_LIMIT;
+	case CURLE_WRITE_ERROR:
+		return t->body_rc != CP_OK ? t->body_rc : CP_ERR_FETCH;
+	case CURLE_OUT_OF_MEMORY:
+		return CP_ERR_NOMEM;
+	default:
+		return CP_ERR_FETCH;
+	}
+}
+
+/* One transfer on a fresh easy handle: a handle per call keeps the
+ * module free of shared state, so threaded endpoints may call it. */
+static enum cp_status
+transfer(const struct cp_config *cfg, const char *url, const char *body,
+    size_t len, struct cp_http_response *resp)
+{
+	struct transfer t = { resp, CP_OK };
+	struct curl_slist *hdrs = NULL, *h;
+	const char *protocols = NULL;
+	enum cp_status rc;
+	CURLcode cc = CURLE_OK;
+	CURL *c = NULL;
+
+	memset(resp, 0, sizeof(*resp));
+	cp_buf_init(&resp->body, CP_HTTP_MAX_BODY);
+	if ((rc = check_url(url, &protocols)) != CP_OK) {
+		cp_log(CP_LOG_WARN, "http: refused URL %.200s (https, or http to loopback)", url);
+		goto out;
+	}
+	rc = CP_ERR_NOMEM;
+	if ((c = curl_easy_init()) == NULL)
+		goto out;
+	if ((h = curl_slist_append(hdrs, "Accept: application/json")) == NULL)
+		goto out;
+	hdrs = h;
+	/* Form bodies are small; never wait for a 100-continue. */
+	if ((h = curl_slist_append(hdrs, "Expect:")) == NULL)
+		goto out;
+	hdrs = h;
+	if (body != NULL) {
+		h = curl_slist_append(hdrs,
+		    "Content-Type: application/x-www-form-urlencoded");
+		if (h == NULL)
+			goto out;
+		hdrs = h;
+	}
+
+	cc |= curl_easy_setopt(c, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	cc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protocols);
+#else
+	cc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS, strcmp(protocols, "https") == 0 ?
+	    CURLPROTO_HTTPS : CURLPROTO_HTTP);
+#endif
+	cc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	cc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)CP_HTTP_TIMEOUT_MS);
+	cc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)CP_HTTP_CONNECT_MS);
+	cc |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)CP_HTTP_MAX_BODY);
+	cc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	cc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (cfg != NULL && cfg->tls_ca_file != NULL)
+		cc |= curl_easy_setopt(c, CURLOPT_CAINFO, cfg->tls_ca_file);
+	cc |= curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	cc |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	cc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	cc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+	cc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	cc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+	if (body != NULL) {
+		cc |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		cc |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+	if (cc != CURLE_OK) {
+		rc = CP_ERR_INTERNAL;
+		goto out;
+	}
+
+	cc = curl_easy_perform(c);
+	if ((rc = map_curl(cc, &t)) != CP_OK) {
+		cp_log(CP_LOG_WARN, "http: %s %.200s: %s", body ? "POST" : "GET", url,
+		    curl_easy_strerror(cc));
+		goto out;
+	}
+	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status) != CURLE_OK) {
+		rc = CP_ERR_INTERNAL;
+		goto out;
+	}
+	rc = CP_OK;
+out:
+	if (rc != CP_OK) {
+		cp_buf_free(&resp->body);
+		resp->status = 0;
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+enum cp_status
+cp_http_get(const struct cp_config *cfg, const char *url,
+    struct cp_http_response *resp)
+{
+	return transfer(cfg, url, NULL, 0, resp);
+}
+
+enum cp_status
+cp_http_post_form(const struct cp_config *cfg, const char *url,
+    const char *body, size_t len, struct cp_http_response *resp)
+{
+	if (body == NULL)
+		body = "";
+	return transfer(cfg, url, body, len, resp);
+}
