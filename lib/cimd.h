@@ -1,0 +1,124 @@
+/*
+ * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-
+ * document, "CIMD"; PROTOCOL.md sections 4-7): the client_id URL rules,
+ * the client_allow policy, document validation, and the one entry point
+ * /authorize and /callback use, cp_cimd_resolve, which checks, consults
+ * the cache, fetches (fetch.h), validates and falls back to the last good
+ * or operator-pinned copy when, and only when, the failure was transport.
+ *
+ * redirect_uri matching lives in redirect.h; the network fetch and the
+ * SSRF address rules in fetch.h.
+ */
+#ifndef CP_CIMD_H
+#define CP_CIMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "conf.h"
+#include "status.h"
+
+struct cp_store;
+
+#define CP_CIMD_MAX_BODY            5120    /* decoded bytes; PROTOCOL.md 5.5 */
+#define CP_CIMD_MAX_REDIRECT_URIS   16
+#define CP_CIMD_MAX_NAME            256     /* client_name, bytes of UTF-8 */
+#define CP_CIMD_HASH_LEN            32      /* SHA-256 */
+
+/* Cache lifetimes (PROTOCOL.md 7.4): the server's max-age or Expires is
+ * clamped into [MIN, MAX]; without either, DEFAULT.  The last good copy
+ * outlives them so a transport failure days later still has a fallback. */
+#define CP_CIMD_TTL_MIN             60
+#define CP_CIMD_TTL_MAX             86400
+#define CP_CIMD_TTL_DEFAULT         600
+#define CP_CIMD_GOOD_TTL            (30 * 86400)
+
+/* A validated client document.  Every string is owned by the struct and
+ * freed by cp_cimd_doc_free; optional members are NULL when absent. */
+struct cp_cimd_doc {
+	char *client_id;            /* equals the URL it was fetched from */
+	char *client_host;          /* the client_id's host[:port], for display */
+	char *client_name;          /* self-asserted; NULL: show client_host */
+	char *client_uri;           /* https URL or NULL */
+	char *logo_uri;             /* https URL or NULL */
+	char **redirect_uris;       /* 1..CP_CIMD_MAX_REDIRECT_URIS entries */
+	size_t redirect_uris_n;
+	bool loopback_only;         /* every redirect URI is http loopback */
+	unsigned char hash[CP_CIMD_HASH_LEN];   /* SHA-256 of the body bytes */
+};
+
+/* Where cp_cimd_resolve found the document, for logs and tests. */
+enum cp_cimd_source {
+	CP_CIMD_SRC_NONE = 0,       /* failed: no document */
+	CP_CIMD_SRC_CACHE,          /* fresh copy from the store */
+	CP_CIMD_SRC_FETCH,          /* fetched now (and cached if allowed) */
+	CP_CIMD_SRC_FETCH_NOSTORE,  /* fetched now, no-store: this request only */
+	CP_CIMD_SRC_LAST_GOOD,      /* transport failure: last good copy */
+	CP_CIMD_SRC_PIN             /* transport failure: operator's client_pin */
+};
+
+/* Checks client_id[0..len) against the URL rules of CIMD section 3 and
+ * PROTOCOL.md 4, before any network I/O: https, a path other than "/",
+ * no query, fragment, user or password, no "." or ".." segment in any
+ * percent-encoding, at most CP_MAX_CLIENT_ID visible-ASCII bytes, and
+ * the form libcurl would write back unchanged (so "127.1", "x:0443",
+ * "https:/x", an empty "?" or "#" are refused rather than normalized).
+ * Returns CP_OK, or CP_ERR_SYNTAX / CP_ERR_LIMIT / CP_ERR_INVALID with
+ * *why (may be NULL) set to a static phrase for the error page. */
+enum cp_status cp_client_id_check(const char *client_id, size_t len,
+    const char **why);
+
+/* client_allow (PROTOCOL.md 4.3): true when client_id equals an entry
+ * byte for byte, or an entry is "https://host[:port]/" and client_id's
+ * scheme and authority are exactly that (parsed by libcurl, compared as
+ * strings, no suffix or userinfo tricks).  An empty client_allow allows
+ * nothing (fail closed; logged once per process).  client_id must have
+ * passed cp_client_id_check. */
+bool cp_client_allowed(const struct cp_config *cfg, const char *client_id);
+
+/* Validates a document body[0..len) fetched for client_id (CIMD 4.1,
+ * PROTOCOL.md 6) and fills *doc (caller frees with cp_cimd_doc_free,
+ * also after a failure).  Strict JSON (jsonparse.h: no duplicate member,
+ * no trailing bytes, UTF-8, depth cap), an object whose client_id equals
+ * client_id exactly, redirect_uris a non-empty array of https or http
+ * loopback URLs without fragment or userinfo, no client_secret, auth
+ * method none (missing means none), authorization_code and code present
+ * when grant_types / response_types are.  Returns CP_OK, CP_ERR_SYNTAX,
+ * CP_ERR_DUPLICATE, CP_ERR_LIMIT, CP_ERR_INVALID or CP_ERR_NOMEM, with
+ * *why (may be NULL) a static phrase naming the rule. */
+enum cp_status cp_cimd_validate(const char *client_id, const char *body,
+    size_t len, struct cp_cimd_doc *doc, const char **why);
+
+void cp_cimd_doc_free(struct cp_cimd_doc *doc);
+
+/* The name to show: client_name, else the client_id's host. */
+const char *cp_cimd_display_name(const struct cp_cimd_doc *doc);
+
+/* Lifetime in seconds for a fetched document given its Cache-Control and
+ * Expires header values (either may be NULL or empty) at time now
+ * (RFC 9111 section 5.2.2, 4.2.1): 0 for no-store or no-cache (do not
+ * serve from the cache), else max-age (s-maxage first) or Expires - now
+ * clamped to [CP_CIMD_TTL_MIN, CP_CIMD_TTL_MAX], else CP_CIMD_TTL_DEFAULT.
+ * *no_store is set for no-store, which also forbids a last good copy. */
+long cp_cimd_cache_ttl(const char *cache_control, const char *expires,
+    time_t now, bool *no_store);
+
+/* The whole client check /authorize and /callback need: cp_client_id_check,
+ * cp_client_allowed, then the store's fresh copy, else a fetch
+ * (fetch.h) + cp_cimd_validate + caching, else, on a transport-type
+ * failure only, the last good copy or the client_pin file.  A 404/410 or
+ * an invalid document evicts both cached copies.  st may be NULL (no
+ * caching, no last good copy).  Fills *doc (caller frees) and *source;
+ * *why (may be NULL) gets a static phrase on failure.  Returns CP_OK or
+ * the failing step's status: CP_ERR_DENIED (allowlist, SSRF rule),
+ * CP_ERR_NOT_FOUND (404/410), CP_ERR_FETCH / CP_ERR_TIMEOUT /
+ * CP_ERR_UPSTREAM / CP_ERR_LIMIT (fetch), the validation statuses. */
+enum cp_status cp_cimd_resolve(const struct cp_config *cfg,
+    struct cp_store *st, const char *client_id, struct cp_cimd_doc *doc,
+    enum cp_cimd_source *source, const char **why);
+
+/* A static lower-case name for src ("cache", "fetch", ...). */
+const char *cp_cimd_source_str(enum cp_cimd_source src);
+
+#endif
