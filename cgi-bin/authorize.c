@@ -1,9 +1,11 @@
 /*
- * /authorize: not built yet; answers 501 naming the endpoint so the web
- * server wiring can be tested now.
+ * /authorize: GET starts a CIMD login (client checks, consent, redirect
+ * to the IdP); POST is the consent form's answer.  The logic is in
+ * lib/authorize.c.
  */
 #include "config.h"
 
+#include "authorize.h"
 #include "endpoint.h"
 
 static enum cp_status
@@ -11,7 +13,7 @@ handle(struct cp_req *req)
 {
 	if (!cp_req_path_is(req, "/authorize"))
 		return cp_resp_not_found(req);
-	return cp_resp_not_implemented(req, "/authorize");
+	return cp_authorize_handle(req);
 }
 
 static const struct cp_endpoint endpoint = {

@@ -1,9 +1,11 @@
 /*
- * /callback: not built yet; answers 501 naming the endpoint so the web
- * server wiring can be tested now.
+ * /callback: the IdP's authorization response; opens our sealed state
+ * and hands the client a code of its own.  The logic is in
+ * lib/authorize.c.
  */
 #include "config.h"
 
+#include "authorize.h"
 #include "endpoint.h"
 
 static enum cp_status
@@ -11,7 +13,7 @@ handle(struct cp_req *req)
 {
 	if (!cp_req_path_is(req, "/callback"))
 		return cp_resp_not_found(req);
-	return cp_resp_not_implemented(req, "/callback");
+	return cp_callback_handle(req);
 }
 
 static const struct cp_endpoint endpoint = {

@@ -1,0 +1,96 @@
+/*
+ * What the three login endpoints (/authorize, /callback, /token) share:
+ * the per-process keys and store, the IdP's discovery document, and
+ * sealed envelopes whose plaintext is a flat JSON object of strings.
+ */
+#ifndef CP_LOGIN_H
+#define CP_LOGIN_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "cimd.h"
+#include "conf.h"
+#include "request.h"
+#include "idp.h"
+#include "seal.h"
+#include "store.h"
+
+#define CP_AUTHZ_STATE_TTL  600             /* sealed IdP state: 10 min (MCP-BP) */
+#define CP_CODE_TTL         600             /* our code: RFC 6749 4.1.2 "max 10 min" */
+#define CP_CSRF_TTL         600             /* a consent form stays valid 10 min */
+#define CP_REFRESH_TTL      (90 * 86400)    /* our refresh-token envelope */
+#define CP_BROWSER_TTL      (30 * 86400)    /* __Host-cimd-browser cookie */
+#define CP_CONSENT_TTL      (30 * 86400)    /* remembered consent */
+#define CP_BROWSER_ID_LEN   16
+
+/* The per-process resources of a login endpoint; owned by login.c and
+ * reused across FastCGI requests while the configuration stays the same. */
+struct cp_login {
+	const struct cp_config *cfg;
+	struct cp_keys *keys;
+	struct cp_store *st;
+};
+
+/* Loads key_file and opens the store for cfg, once per process.
+ * CP_ERR_CONFIG (keys unusable; logged with the reason) or CP_ERR_STORE
+ * (store unavailable: the caller answers 503).  *out stays owned here. */
+enum cp_status cp_login_get(const struct cp_config *cfg, struct cp_login **out);
+
+/* cp_idp_discover through the login's store; the caller frees idp. */
+enum cp_status cp_login_idp(struct cp_login *lg, struct cp_idp *idp);
+
+/* Seals obj (a JSON object) for purpose until expires; appends the
+ * envelope to out and its id to id (may be NULL). */
+enum cp_status cp_login_seal(struct cp_login *lg, enum cp_seal_purpose purpose,
+    json_object *obj, time_t expires, struct cp_buf *out,
+    uint8_t id[CP_SEAL_ID_LEN]);
+
+/* Opens an envelope sealed by cp_login_seal; *obj (caller puts) is a JSON
+ * object.  cp_open's failures, plus CP_ERR_SYNTAX when the plaintext is
+ * not a JSON object. */
+enum cp_status cp_login_open(struct cp_login *lg, enum cp_seal_purpose purpose,
+    const char *envelope, time_t now, json_object **obj,
+    uint8_t id[CP_SEAL_ID_LEN], time_t *expires);
+
+/* A client as /authorize and /callback need it: its checked document
+ * and that document's hash as text (for remembered consent). */
+struct cp_login_client {
+	struct cp_cimd_doc doc;
+	char doc_hash[48];          /* base64url SHA-256 of the document */
+};
+
+/* Resolves client_id to its checked document (cimd.h: URL rules,
+ * allowlist, cache, fetch, validation).  CP_ERR_STORE: the store failed
+ * (503); any other failure writes into why a sentence for the user
+ * saying what is wrong.  The caller frees c with cp_login_client_free,
+ * also after a failure. */
+enum cp_status cp_login_client_get(struct cp_login *lg, const char *client_id,
+    struct cp_login_client *c, char *why, size_t whylen);
+void cp_login_client_free(struct cp_login_client *c);
+
+/* True when redirect_uri is registered in c's document (redirect.h:
+ * exact, loopback ports floating; PROTOCOL.md 8.4). */
+bool cp_login_redirect_ok(const struct cp_login_client *c, const char *redirect_uri);
+
+/* Sends a redirect with status 302 (or 303 after a POST, RFC 9700
+ * 4.12) to location, which the caller validated. */
+enum cp_status cp_login_redirect(struct cp_req *req, int status,
+    const char *location);
+
+/* Sends the client an authorization error response (RFC 6749 4.1.2.1)
+ * at its trusted redirect_uri, with its state when it sent one and
+ * iss = public_url (RFC 9207 2); description may be NULL. */
+enum cp_status cp_login_redirect_error(struct cp_req *req, int status,
+    const char *redirect_uri, const char *error, const char *description,
+    const char *state);
+
+/* The string member key of obj, or NULL when absent or not a string. */
+const char *cp_login_str(json_object *obj, const char *key);
+
+/* Adds key = value to obj when value is not NULL.  CP_ERR_NOMEM. */
+enum cp_status cp_login_set(json_object *obj, const char *key, const char *value);
+
+#endif

@@ -1,0 +1,394 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "form.h"
+#include "log.h"
+#include "login.h"
+#include "oauth.h"
+#include "response.h"
+#include "token.h"
+
+#define CP_MAX_IDP_FORM     8192    /* the form we POST to the IdP */
+
+/* One error answer: RFC 6749 5.2. */
+static enum cp_status
+fail(struct cp_req *req, int status, const char *error, const char *why)
+{
+	return cp_resp_oauth_error(req, status, error, why);
+}
+
+/* RFC 6749 2.3 and 5.2: our clients are all `none`; one that tries to
+ * authenticate gets invalid_client, with a challenge for the scheme it
+ * used. */
+static enum cp_status
+fail_client_auth(struct cp_req *req)
+{
+	cp_resp_header(req, "WWW-Authenticate", "Basic realm=\"cimd-proxy\"");
+	return fail(req, 401, "invalid_client",
+	    "clients of this server are public (token_endpoint_auth_method none); "
+	    "send no client secret or Authorization header");
+}
+
+/* Appends "&name=value" (no '&' when form is empty), value encoded. */
+static enum cp_status
+form_add(struct cp_buf *form, const char *name, const char *value)
+{
+	enum cp_status rc;
+
+	if (value == NULL)
+		return CP_OK;
+	if (form->len > 0 && (rc = cp_buf_addc(form, '&')) != CP_OK)
+		return rc;
+	if ((rc = cp_buf_adds(form, name)) != CP_OK ||
+	    (rc = cp_buf_addc(form, '=')) != CP_OK)
+		return rc;
+	return cp_form_encode(form, value, strlen(value));
+}
+
+/*
+ * Builds our success answer from the IdP's (RFC 6749 5.1): the access
+ * token and its metadata pass through, the refresh token is replaced by
+ * an envelope bound to client_id (RFC 6749 6: a refresh token works only
+ * for the client it was issued to), the ID token is dropped (its aud is
+ * the IdP client, not this client; PROTOCOL.md Open Q 16).
+ */
+static enum cp_status
+answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
+    json_object *idp)
+{
+	static const char *const pass[] = { "access_token", "token_type",
+	    "expires_in", "scope" };
+	json_object *out = NULL, *v;
+	struct cp_buf env;
+	const char *rt;
+	size_t i;
+	enum cp_status rc = CP_ERR_NOMEM;
+
+	cp_buf_init(&env, CP_MAX_JSON_BODY);
+	if (cp_login_str(idp, "access_token") == NULL ||
+	    cp_login_str(idp, "token_type") == NULL) {
+		cp_log(CP_LOG_ERROR, "IdP token response lacks access_token or token_type");
+		rc = fail(req, 502, "server_error", "the identity provider's answer was unusable");
+		goto out;
+	}
+	if ((out = json_object_new_object()) == NULL)
+		goto out;
+	for (i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+		if (!json_object_object_get_ex(idp, pass[i], &v))
+			continue;
+		if (json_object_object_add(out, pass[i], json_object_get(v)) != 0) {
+			json_object_put(v);
+			goto out;
+		}
+	}
+	if ((rt = cp_login_str(idp, "refresh_token")) != NULL) {
+		json_object *plain = json_object_new_object();
+
+		if (plain == NULL)
+			goto out;
+		rc = cp_login_set(plain, "idp_rt", rt);
+		if (rc == CP_OK)
+			rc = cp_login_set(plain, "client_id", client_id);
+		if (rc == CP_OK)
+			rc = cp_login_seal(lg, CP_SEAL_REFRESH, plain,
+			    time(NULL) + CP_REFRESH_TTL, &env, NULL);
+		json_object_put(plain);
+		if (rc != CP_OK)
+			goto out;
+		if ((rc = cp_login_set(out, "refresh_token", cp_buf_cstr(&env))) != CP_OK)
+			goto out;
+	}
+	rc = cp_resp_json(req, 200, out);
+out:
+	json_object_put(out);
+	cp_buf_wipe_free(&env);
+	return rc;
+}
+
+/* Parses a JSON object body of the IdP; NULL when it is not one. */
+static json_object *
+parse_body(const struct cp_http_response *resp)
+{
+	json_tokener *tok = json_tokener_new_ex(CP_MAX_JSON_DEPTH);
+	json_object *o = NULL;
+
+	if (tok == NULL)
+		return NULL;
+	o = json_tokener_parse_ex(tok, cp_buf_cstr(&resp->body), (int)resp->body.len);
+	if (o != NULL && (!json_object_is_type(o, json_type_object) ||
+	    json_tokener_get_parse_end(tok) != resp->body.len)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+/*
+ * POSTs form to the IdP token endpoint once (a refresh grant must never
+ * be retried: Okta rotates refresh tokens and treats reuse as theft) and
+ * answers the client from the result.
+ */
+static enum cp_status
+forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
+    const struct cp_buf *form)
+{
+	struct cp_idp idp;
+	struct cp_http_response resp;
+	struct cp_buf desc;
+	json_object *body = NULL;
+	enum cp_status rc;
+
+	memset(&idp, 0, sizeof(idp));
+	memset(&resp, 0, sizeof(resp));
+	cp_buf_init(&resp.body, CP_HTTP_MAX_BODY);
+	cp_buf_init(&desc, CP_MAX_ERROR_DESC + 1);
+	rc = cp_login_idp(lg, &idp);
+	if (rc == CP_ERR_STORE) {
+		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
+		goto out;
+	}
+	if (rc != CP_OK) {
+		cp_log(CP_LOG_ERROR, "IdP discovery failed: %s", cp_status_str(rc));
+		rc = fail(req, 502, "server_error", "the identity provider is unreachable");
+		goto out;
+	}
+	rc = cp_idp_token(lg->cfg, &idp, cp_buf_cstr(form), form->len, &resp);
+	if (rc != CP_OK) {
+		cp_log(CP_LOG_ERROR, "IdP token endpoint failed: %s", cp_status_str(rc));
+		rc = fail(req, 502, "server_error", "the identity provider is unreachable");
+		goto out;
+	}
+	body = parse_body(&resp);
+	if (resp.status == 200 && body != NULL) {
+		rc = answer_tokens(req, lg, client_id, body);
+		goto out;
+	}
+	if (resp.status >= 400 && resp.status < 500 && body != NULL &&
+	    cp_login_str(body, "error") != NULL) {
+		/* The IdP's verdict on the grant is the client's to see, in
+		 * the registered vocabulary only (RFC 6749 5.2). */
+		cp_log(CP_LOG_INFO, "IdP refused the grant: %s (HTTP %ld)",
+		    cp_oauth_token_error(cp_login_str(body, "error")), resp.status);
+		if ((rc = cp_oauth_clean_description(&desc,
+		    cp_login_str(body, "error_description"))) != CP_OK)
+			goto out;
+		rc = fail(req, 400, cp_oauth_token_error(cp_login_str(body, "error")),
+		    desc.len ? cp_buf_cstr(&desc) : NULL);
+		goto out;
+	}
+	cp_log(CP_LOG_ERROR, "IdP token endpoint answered HTTP %ld%s", resp.status,
+	    body ? "" : " without a JSON object");
+	rc = fail(req, 502, "server_error", "the identity provider answered unexpectedly");
+out:
+	json_object_put(body);
+	cp_buf_wipe_free(&resp.body);
+	cp_buf_free(&desc);
+	cp_idp_free(&idp);
+	return rc;
+}
+
+/* A missing required parameter: invalid_request naming it. */
+static enum cp_status
+fail_missing(struct cp_req *req, const char *name)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "the %s parameter is required", name);
+	return fail(req, 400, "invalid_request", why);
+}
+
+/* Opening an envelope failed: the grant is bad, or we are. */
+static enum cp_status
+fail_open(struct cp_req *req, enum cp_status rc, const char *what)
+{
+	if (rc == CP_ERR_NOMEM)
+		return rc;
+	cp_log(CP_LOG_INFO, "%s refused: %s", what, cp_status_str(rc));
+	return fail(req, 400, "invalid_grant", rc == CP_ERR_EXPIRED ?
+	    "the grant has expired" : "the grant is invalid");
+}
+
+/* RFC 6749 4.1.3, RFC 7636 4.5-4.6, RFC 8707 2. */
+static enum cp_status
+grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
+{
+	const char *code = cp_form_get(f, "code");
+	const char *redirect_uri = cp_form_get(f, "redirect_uri");
+	const char *client_id = cp_form_get(f, "client_id");
+	const char *verifier = cp_form_get(f, "code_verifier");
+	const char *resource = cp_form_get(f, "resource");
+	const char *bound_resource, *challenge;
+	uint8_t id[CP_SEAL_ID_LEN];
+	time_t expires;
+	json_object *env = NULL;
+	struct cp_buf form;
+	char callback[CP_MAX_URL + 16];
+	enum cp_status rc;
+
+	cp_buf_init(&form, CP_MAX_IDP_FORM);
+	if (code == NULL || redirect_uri == NULL || client_id == NULL || verifier == NULL) {
+		rc = fail_missing(req, code == NULL ? "code" : redirect_uri == NULL ?
+		    "redirect_uri" : client_id == NULL ? "client_id" : "code_verifier");
+		goto out;
+	}
+	rc = cp_login_open(lg, CP_SEAL_CODE, code, time(NULL), &env, id, &expires);
+	if (rc != CP_OK) {
+		rc = fail_open(req, rc, "authorization code");
+		goto out;
+	}
+	/* RFC 6749 4.1.2: a code is used once. */
+	rc = cp_store_once(lg->st, id, sizeof(id), expires);
+	if (rc == CP_ERR_REPLAY) {
+		cp_log_security("authorization code presented twice (client %.200s)", client_id);
+		rc = fail(req, 400, "invalid_grant", "the authorization code was already used");
+		goto out;
+	}
+	if (rc != CP_OK) {
+		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
+		goto out;
+	}
+	if (!cp_str_eq_c(cp_str_c(cp_login_str(env, "client_id")), client_id) ||
+	    !cp_str_eq_c(cp_str_c(cp_login_str(env, "redirect_uri")), redirect_uri)) {
+		cp_log_security("authorization code presented by another client or redirect_uri (client %.200s)",
+		    client_id);
+		rc = fail(req, 400, "invalid_grant",
+		    "the code was not issued to this client_id and redirect_uri");
+		goto out;
+	}
+	bound_resource = cp_login_str(env, "resource");
+	if (resource != NULL && (bound_resource != NULL ?
+	    strcmp(resource, bound_resource) != 0 :
+	    !cp_oauth_resource_ok(lg->cfg, resource))) {
+		rc = fail(req, 400, "invalid_target",
+		    "resource differs from the one authorized");
+		goto out;
+	}
+	if (!cp_pkce_verifier_ok(verifier, strlen(verifier))) {
+		rc = fail(req, 400, "invalid_request",
+		    "code_verifier must be 43-128 unreserved characters (RFC 7636 4.1)");
+		goto out;
+	}
+	challenge = cp_login_str(env, "code_challenge");
+	if (challenge == NULL || !cp_pkce_verify(verifier, strlen(verifier),
+	    challenge, strlen(challenge))) {
+		rc = fail(req, 400, "invalid_grant", "code_verifier does not match the code_challenge");
+		goto out;
+	}
+	snprintf(callback, sizeof(callback), "%s/callback", lg->cfg->public_url);
+	if ((rc = form_add(&form, "grant_type", "authorization_code")) != CP_OK ||
+	    (rc = form_add(&form, "code", cp_login_str(env, "idp_code"))) != CP_OK ||
+	    (rc = form_add(&form, "redirect_uri", callback)) != CP_OK ||
+	    (rc = form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
+	    (rc = form_add(&form, "code_verifier", verifier)) != CP_OK)
+		goto out;
+	rc = forward(req, lg, client_id, &form);
+out:
+	json_object_put(env);
+	cp_buf_wipe_free(&form);
+	return rc;
+}
+
+/* RFC 6749 6; OAuth 2.1 4.3. */
+static enum cp_status
+grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
+{
+	const char *rt = cp_form_get(f, "refresh_token");
+	const char *client_id = cp_form_get(f, "client_id");
+	const char *scope = cp_form_get(f, "scope");
+	json_object *env = NULL;
+	struct cp_buf form, scopes;
+	enum cp_status rc;
+
+	cp_buf_init(&form, CP_MAX_IDP_FORM);
+	cp_buf_init(&scopes, CP_MAX_SCOPE + 1);
+	if (rt == NULL || client_id == NULL) {
+		rc = fail_missing(req, rt == NULL ? "refresh_token" : "client_id");
+		goto out;
+	}
+	rc = cp_login_open(lg, CP_SEAL_REFRESH, rt, time(NULL), &env, NULL, NULL);
+	if (rc != CP_OK) {
+		rc = fail_open(req, rc, "refresh token");
+		goto out;
+	}
+	if (!cp_str_eq_c(cp_str_c(cp_login_str(env, "client_id")), client_id) ||
+	    cp_login_str(env, "idp_rt") == NULL) {
+		cp_log_security("refresh token presented by another client (%.200s)", client_id);
+		rc = fail(req, 400, "invalid_grant", "the refresh token was not issued to this client_id");
+		goto out;
+	}
+	if (scope != NULL && cp_oauth_scope(lg->cfg, scope, &scopes) != CP_OK) {
+		rc = fail(req, 400, "invalid_scope", "a requested scope is not offered by this server");
+		goto out;
+	}
+	if ((rc = form_add(&form, "grant_type", "refresh_token")) != CP_OK ||
+	    (rc = form_add(&form, "refresh_token", cp_login_str(env, "idp_rt"))) != CP_OK ||
+	    (rc = form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
+	    (rc = form_add(&form, "scope", scope)) != CP_OK)
+		goto out;
+	rc = forward(req, lg, client_id, &form);
+out:
+	json_object_put(env);
+	cp_buf_wipe_free(&form);
+	cp_buf_free(&scopes);
+	return rc;
+}
+
+enum cp_status
+cp_token_handle(struct cp_req *req)
+{
+	const char *auth = cp_req_header(req, "Authorization");
+	const char *grant;
+	struct cp_form f;
+	struct cp_login *lg;
+	enum cp_status rc;
+
+	memset(&f, 0, sizeof(f));
+	if (auth != NULL && strncasecmp(auth, "Basic ", 6) == 0) {
+		rc = fail_client_auth(req);
+		goto out;
+	}
+	rc = cp_req_body_form(req, &f);
+	if (rc == CP_ERR_NOMEM)
+		goto out;
+	if (rc != CP_OK) {
+		/* RFC 6749 3.2: POST with a form body, no parameter twice. */
+		rc = fail(req, 400, "invalid_request",
+		    rc == CP_ERR_INVALID ? "the body must be application/x-www-form-urlencoded" :
+		    rc == CP_ERR_DUPLICATE ? "a parameter was sent more than once" :
+		    rc == CP_ERR_LIMIT ? "the request body is too large" :
+		    "the request body is malformed");
+		goto out;
+	}
+	if (cp_form_has(&f, "client_secret")) {
+		rc = fail_client_auth(req);
+		goto out;
+	}
+	if ((grant = cp_form_get(&f, "grant_type")) == NULL) {
+		rc = fail_missing(req, "grant_type");
+		goto out;
+	}
+	if (strcmp(grant, "authorization_code") != 0 && strcmp(grant, "refresh_token") != 0) {
+		rc = fail(req, 400, "unsupported_grant_type",
+		    "only authorization_code and refresh_token are supported");
+		goto out;
+	}
+	rc = cp_login_get(req->cfg, &lg);
+	if (rc == CP_ERR_STORE) {
+		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
+		goto out;
+	}
+	if (rc != CP_OK)
+		goto out;
+	if (strcmp(grant, "authorization_code") == 0)
+		rc = grant_code(req, lg, &f);
+	else
+		rc = grant_refresh(req, lg, &f);
+out:
+	cp_form_free(&f);
+	return rc;
+}
