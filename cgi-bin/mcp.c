@@ -1,37 +1,145 @@
 /*
- * The MCP endpoint (mcp_path).  Without a bearer token: 401 whose
- * challenge names the proxy's protected-resource metadata (PROTOCOL.md
- * 2.1), which is how clients discover where to log in.
+ * The MCP endpoint (mcp_path): checks the bearer token, then relays the
+ * request to the gateway and streams the answer back (lib/relay.c),
+ * storing a session binding for each URL elicitation in it
+ * (lib/elicit.c, lib/binding.c).
+ *
+ * One request per process: a long SSE stream holds its process, so the
+ * web server must allow enough /mcp processes (see the snippets).
  */
 #include "config.h"
 
-#include <strings.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "bearer.h"
+#include "binding.h"
 #include "endpoint.h"
 #include "limits.h"
+#include "log.h"
 #include "metadata.h"
+#include "relay.h"
+#include "seal.h"
+#include "store.h"
+
+/* Per-process resources, reused across FastCGI requests. */
+static struct cp_relay *relay;
+static struct cp_store *store;
+static struct cp_keys *keys;
+
+/* What an elicitation needs to become a binding. */
+struct mcp_call {
+	struct cp_req *req;
+	json_object *claims;
+	struct cp_str token;
+};
+
+static enum cp_status
+resources(const struct cp_config *cfg)
+{
+	char err[512];
+	enum cp_status rc;
+
+	if (relay == NULL && (rc = cp_relay_new(&relay)) != CP_OK)
+		return rc;
+	if (store == NULL && (rc = cp_store_open(cfg, &store)) != CP_OK) {
+		cp_log(CP_LOG_ERROR, "store: cannot open: %s", cp_status_str(rc));
+		return CP_ERR_STORE;
+	}
+	if (keys == NULL && cfg->binding != CP_BINDING_OFF &&
+	    cp_keys_load(cfg->key_file, &keys, err, sizeof(err)) != CP_OK) {
+		cp_log(CP_LOG_ERROR, "key_file: %s", err);
+		return CP_ERR_CONFIG;
+	}
+	return CP_OK;
+}
+
+/* 401 with the proxy's challenge (PROTOCOL.md 2.1); error NULL when no
+ * token was sent at all. */
+static enum cp_status
+unauthorized(struct cp_req *req, const char *error, const char *description)
+{
+	struct cp_buf challenge;
+	enum cp_status rc;
+
+	cp_buf_init(&challenge, CP_MAX_URL * 2);
+	if ((rc = cp_metadata_challenge(req->cfg, error, &challenge)) == CP_OK)
+		rc = cp_resp_header(req, "WWW-Authenticate", cp_buf_cstr(&challenge));
+	cp_buf_free(&challenge);
+	if (rc != CP_OK)
+		return rc;
+	return cp_resp_oauth_error(req, 401, "invalid_token", description);
+}
+
+static void
+on_elicitation(void *arg, const struct cp_elicitation *e)
+{
+	struct mcp_call *call = arg;
+	const struct cp_config *cfg = call->req->cfg;
+	json_object *v;
+	enum cp_status rc;
+
+	if (cfg->binding == CP_BINDING_OFF) {
+		cp_log(CP_LOG_INFO, "URL elicitation %.64s relayed; binding = off", e->elicitation_id);
+		return;
+	}
+	if (!json_object_object_get_ex(call->claims, cfg->idp_user_claim, &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		cp_log(CP_LOG_WARN, "URL elicitation %.64s: the token has no string %s claim; "
+		    "no binding stored", e->elicitation_id, cfg->idp_user_claim);
+		return;
+	}
+	rc = cp_binding_put(store, keys, e->session_uri, json_object_get_string(v),
+	    call->token.ptr, call->token.len, time(NULL));
+	if (rc != CP_OK)
+		cp_log(CP_LOG_ERROR, "URL elicitation %.64s: binding not stored: %s",
+		    e->elicitation_id, cp_status_str(rc));
+	else
+		cp_log(CP_LOG_INFO, "URL elicitation %.64s: binding stored for %.64s",
+		    e->elicitation_id, json_object_get_string(v));
+}
 
 static enum cp_status
 handle(struct cp_req *req)
 {
-	const char *auth = cp_req_header(req, "Authorization");
-	struct cp_buf challenge;
+	struct mcp_call call;
+	struct cp_form query;
 	enum cp_status rc;
 
+	memset(&call, 0, sizeof(call));
+	call.req = req;
 	if (!cp_req_path_is(req, req->cfg->mcp_path))
 		return cp_resp_not_found(req);
-	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
-		cp_buf_init(&challenge, CP_MAX_URL * 2);
-		if ((rc = cp_metadata_challenge(req->cfg, NULL, &challenge)) != CP_OK)
-			return rc;
-		rc = cp_resp_header(req, "WWW-Authenticate", cp_buf_cstr(&challenge));
-		cp_buf_free(&challenge);
-		if (rc != CP_OK)
-			return rc;
-		return cp_resp_oauth_error(req, 401, "invalid_token",
-		    "a bearer token is required; see the resource_metadata in WWW-Authenticate");
+	/* Tokens go in the header only (MCP-A "Token Requirements", RFC
+	 * 6750 section 2.3 is not offered). */
+	if ((rc = cp_req_query_form(req, &query)) != CP_OK || cp_form_has(&query, "access_token")) {
+		cp_form_free(&query);
+		return cp_resp_oauth_error(req, 400, "invalid_request", rc != CP_OK ?
+		    "malformed query string" : "access tokens are accepted in the Authorization header only");
 	}
-	return cp_resp_not_implemented(req, "MCP relay");
+	cp_form_free(&query);
+	rc = cp_bearer_token(cp_req_header(req, "Authorization"), &call.token);
+	if (rc == CP_ERR_NOT_FOUND)
+		return unauthorized(req, NULL,
+		    "a bearer token is required; see the resource_metadata in WWW-Authenticate");
+	if (rc != CP_OK)
+		return unauthorized(req, "invalid_token", "malformed bearer token");
+	if ((rc = resources(req->cfg)) != CP_OK)
+		return cp_resp_oauth_error(req, 503, "temporarily_unavailable",
+		    "the proxy cannot reach its state store");
+	if ((rc = cp_bearer_verify(req->cfg, store, call.token, &call.claims)) != CP_OK) {
+		if (cp_bearer_unavailable(rc)) {
+			cp_log(CP_LOG_ERROR, "cannot verify tokens: %s", cp_status_str(rc));
+			return cp_resp_oauth_error(req, 503, "temporarily_unavailable",
+			    "the identity provider cannot be reached to check the token");
+		}
+		cp_log(CP_LOG_INFO, "bearer token refused: %s", cp_status_str(rc));
+		return unauthorized(req, "invalid_token", "the access token is not valid");
+	}
+	rc = cp_relay_run(relay, req, on_elicitation, &call);
+	json_object_put(call.claims);
+	return rc;
 }
 
 static const struct cp_endpoint endpoint = {
@@ -45,5 +153,10 @@ static const struct cp_endpoint endpoint = {
 int
 main(int argc, char **argv)
 {
-	return cp_endpoint_main(argc, argv, &endpoint);
+	int status = cp_endpoint_main(argc, argv, &endpoint);
+
+	/* The relay is left to exit: libcurl is already cleaned up here. */
+	cp_store_close(store);
+	cp_keys_free(keys);
+	return status;
 }

@@ -27,7 +27,7 @@
 #include "request.h"
 #include "status.h"
 
-#define CP_RELAY_MAX_BODY           (1024 * 1024)  /* request body (mod_fcgid's FcgidMaxRequestLen) */
+#define CP_RELAY_MAX_BODY           1000000 /* request body; under FcgidMaxRequestLen */
 #define CP_RELAY_CONNECT_MS         5000    /* connecting to the gateway (502 after) */
 #define CP_RELAY_HEADERS_SECONDS    120     /* the gateway must start its answer (504 after) */
 #define CP_RELAY_IDLE_SECONDS       120     /* a pause inside a non-SSE body */

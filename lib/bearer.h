@@ -1,0 +1,33 @@
+/*
+ * The bearer token on an MCP request (RFC 6750 section 2.1) and its
+ * verification before anything is relayed (PROTOCOL.md 2.4): the IdP's
+ * JWT, checked against its JWKS with the jwt.h rules, issuer idp_issuer
+ * and audience idp_audience when set.
+ */
+#ifndef CP_BEARER_H
+#define CP_BEARER_H
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "status.h"
+#include "store.h"
+
+/* The token of an "Authorization: Bearer <b64token>" value (scheme
+ * case-insensitive, RFC 6750 section 2.1 b64token syntax), as a view of
+ * auth.  CP_ERR_NOT_FOUND: no header or another scheme; CP_ERR_SYNTAX:
+ * a Bearer value that is not one b64token. */
+enum cp_status cp_bearer_token(const char *auth, struct cp_str *token);
+
+/* Verifies token against the IdP (discovery and JWKS cached in st) and
+ * returns its claims (caller puts).  CP_ERR_FETCH / CP_ERR_TIMEOUT /
+ * CP_ERR_UPSTREAM / CP_ERR_STORE / CP_ERR_DENIED mean the IdP could not
+ * be asked (answer 503, not 401); anything else means the token is bad. */
+enum cp_status cp_bearer_verify(const struct cp_config *cfg, struct cp_store *st,
+    struct cp_str token, json_object **claims);
+
+/* True when rc from cp_bearer_verify means "could not check", not "bad". */
+bool cp_bearer_unavailable(enum cp_status rc);
+
+#endif

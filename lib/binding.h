@@ -1,0 +1,63 @@
+/*
+ * Session bindings (DESIGN.md flow 2 and 3; AGENTCORE-OKTA.md 7.1): when
+ * the gateway answers with a URL elicitation, the relay records which
+ * user it was for and the exact bearer token they sent, so that
+ * /sessionbinding/callback can later check the browser user and complete
+ * the session with AgentCore on their behalf.
+ *
+ * One record in CP_NS_BINDING, keyed by the session URI, a JSON object:
+ *   {"v":1, "user_id":"00u...", "token":"v1.<sealed>", "created":N,
+ *    "expires":N, "consumed":false}
+ * The token is sealed with CP_SEAL_AT_REST (seal.h) until the record
+ * expires, so the store never holds it in the clear.  A record lives
+ * CP_BINDING_TTL seconds and is consumed at most once.
+ */
+#ifndef CP_BINDING_H
+#define CP_BINDING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "seal.h"
+#include "status.h"
+#include "store.h"
+
+#define CP_BINDING_TTL          600     /* 10 minutes (AGENTCORE-OKTA.md 7.1) */
+#define CP_BINDING_MAX_USER_ID  256
+#define CP_BINDING_MAX_RECORD   (CP_SEAL_MAX_PLAIN * 2)
+
+struct cp_binding_record {
+	char *user_id;
+	struct cp_buf token;    /* the bearer token, opened; wiped on free */
+	time_t created;
+	time_t expires;
+	bool consumed;
+};
+
+/* Stores (or replaces) the binding for session_uri: user_id, the token
+ * sealed for CP_SEAL_AT_REST, created = now, expires = now +
+ * CP_BINDING_TTL, not consumed.  CP_ERR_INVALID for an empty or
+ * over-long user id, CP_ERR_LIMIT for a token over CP_SEAL_MAX_PLAIN;
+ * otherwise cp_seal's and cp_store_put's failures. */
+enum cp_status cp_binding_put(struct cp_store *st, const struct cp_keys *keys,
+    const char *session_uri, const char *user_id, const char *token,
+    size_t token_len, time_t now);
+
+/* Reads the binding for session_uri into *b (the caller frees it with
+ * cp_binding_free, also after a failure).  CP_ERR_NOT_FOUND: absent or
+ * expired; CP_ERR_SYNTAX: a record we did not write; CP_ERR_CRYPTO or
+ * CP_ERR_EXPIRED: the token does not open with the current keys. */
+enum cp_status cp_binding_get(struct cp_store *st, const struct cp_keys *keys,
+    const char *session_uri, time_t now, struct cp_binding_record *b);
+
+/* Reads the binding like cp_binding_get and marks it consumed in the
+ * same compare-and-swap, so of two racing callers only one succeeds.
+ * CP_ERR_REPLAY: already consumed (or consumed meanwhile). */
+enum cp_status cp_binding_consume(struct cp_store *st, const struct cp_keys *keys,
+    const char *session_uri, time_t now, struct cp_binding_record *b);
+
+void cp_binding_free(struct cp_binding_record *b);
+
+#endif
