@@ -3,6 +3,10 @@
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 
 #include "bearer.h"
 #include "idp.h"
@@ -42,15 +46,76 @@ cp_bearer_unavailable(enum cp_status rc)
 	    rc == CP_ERR_STORE || rc == CP_ERR_DENIED || rc == CP_ERR_NOMEM;
 }
 
+/* Tokens this process verified: SHA-256 over issuer, audience and token,
+ * so a changed configuration never reuses an old verdict. */
+static struct {
+	unsigned char digest[32];
+	time_t until;
+	json_object *claims;
+} cache[CP_BEARER_CACHE_SLOTS];
+static size_t cache_next;
+
+static bool
+cache_digest(const struct cp_config *cfg, struct cp_str token, unsigned char digest[32])
+{
+	gnutls_hash_hd_t h;
+	const char *aud = cfg->idp_audience ? cfg->idp_audience : "";
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return false;
+	/* NUL separators keep the three fields apart. */
+	gnutls_hash(h, cfg->idp_issuer, strlen(cfg->idp_issuer) + 1);
+	gnutls_hash(h, aud, strlen(aud) + 1);
+	gnutls_hash(h, token.ptr, token.len);
+	gnutls_hash_deinit(h, digest);
+	return true;
+}
+
+static json_object *
+cache_get(const unsigned char digest[32], time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < CP_BEARER_CACHE_SLOTS; i++)
+		if (cache[i].claims && cache[i].until > now &&
+		    cp_secret_eq(cache[i].digest, 32, digest, 32))
+			return json_object_get(cache[i].claims);
+	return NULL;
+}
+
+static void
+cache_put(const unsigned char digest[32], json_object *claims, time_t now)
+{
+	json_object *exp;
+	time_t until = now + CP_BEARER_CACHE_SECONDS;
+	size_t i = cache_next++ % CP_BEARER_CACHE_SLOTS;
+
+	if (!json_object_object_get_ex(claims, "exp", &exp) ||
+	    !json_object_is_type(exp, json_type_int))
+		return;
+	if ((time_t)json_object_get_int64(exp) < until)
+		until = (time_t)json_object_get_int64(exp);
+	json_object_put(cache[i].claims);
+	memcpy(cache[i].digest, digest, 32);
+	cache[i].until = until;
+	cache[i].claims = json_object_get(claims);
+}
+
 enum cp_status
 cp_bearer_verify(const struct cp_config *cfg, struct cp_store *st,
     struct cp_str token, json_object **claims)
 {
 	struct cp_jwt_expect expect;
 	struct cp_idp idp;
+	unsigned char digest[32];
+	bool cacheable;
+	time_t now = time(NULL);
 	enum cp_status rc;
 
 	*claims = NULL;
+	if ((cacheable = cache_digest(cfg, token, digest)) &&
+	    (*claims = cache_get(digest, now)) != NULL)
+		return CP_OK;
 	memset(&idp, 0, sizeof(idp));
 	if ((rc = cp_idp_discover(cfg, st, &idp)) != CP_OK) {
 		/* Whatever is wrong with the IdP, the token was not judged. */
@@ -61,7 +126,10 @@ cp_bearer_verify(const struct cp_config *cfg, struct cp_store *st,
 	memset(&expect, 0, sizeof(expect));
 	expect.issuer = cfg->idp_issuer;
 	expect.audience = cfg->idp_audience;
+	expect.now = now;
 	rc = cp_jwt_verify(cfg, st, &idp, token.ptr, token.len, &expect, claims);
+	if (rc == CP_OK && cacheable)
+		cache_put(digest, *claims, now);
 out:
 	cp_idp_free(&idp);
 	return rc;

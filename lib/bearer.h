@@ -20,8 +20,13 @@
  * a Bearer value that is not one b64token. */
 enum cp_status cp_bearer_token(const char *auth, struct cp_str *token);
 
+#define CP_BEARER_CACHE_SLOTS   8       /* verified tokens remembered per process */
+#define CP_BEARER_CACHE_SECONDS 60      /* ... for at most this long, never past exp */
+
 /* Verifies token against the IdP (discovery and JWKS cached in st) and
- * returns its claims (caller puts).  CP_ERR_FETCH / CP_ERR_TIMEOUT /
+ * returns its claims (caller puts).  A token this process verified in the
+ * last CP_BEARER_CACHE_SECONDS (for the same issuer and audience) is not
+ * verified again: MCP clients send one token on every request.  CP_ERR_FETCH / CP_ERR_TIMEOUT /
  * CP_ERR_UPSTREAM / CP_ERR_STORE / CP_ERR_DENIED mean the IdP could not
  * be asked (answer 503, not 401); anything else means the token is bad. */
 enum cp_status cp_bearer_verify(const struct cp_config *cfg, struct cp_store *st,
