@@ -333,7 +333,7 @@ resolve_and_check(const struct cp_config *cfg, const char *host, struct pinned *
 	enum cp_status rc = CP_ERR_FETCH;
 	const char *reason;
 	const unsigned char *b;
-	size_t bn, i;
+	size_t bn = 0, i;
 	bool literal = host[0] == '[';
 
 	*why = "client_id host does not resolve";
