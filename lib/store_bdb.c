@@ -118,15 +118,23 @@ expiry_of(DB *secondary, const DBT *pkey, const DBT *pdata, DBT *skey)
 	return 0;
 }
 
+/* Closes everything; panicked says another process ran recovery.  The
+ * environment then refuses every call with DB_RUNRECOVERY before doing
+ * anything, so the databases would stay registered and the
+ * environment's memory leak with them.  DB_NOPANIC lets those closes go
+ * through: they only touch this process's mapping of the old, replaced
+ * region, and DB_NOSYNC keeps them from writing its pages back. */
 static void
-handles_close(struct cp_bdb *b)
+handles_close(struct cp_bdb *b, bool panicked)
 {
-	/* After a panic these return DB_RUNRECOVERY; the handles are freed
-	 * either way, which is all that matters here. */
+	uint32_t flags = panicked ? DB_NOSYNC : 0;
+
+	if (b->env && panicked)
+		b->env->set_flags(b->env, DB_NOPANIC, 1);
 	if (b->expiry)
-		b->expiry->close(b->expiry, 0);
+		b->expiry->close(b->expiry, flags);
 	if (b->records)
-		b->records->close(b->records, 0);
+		b->records->close(b->records, flags);
 	if (b->env)
 		b->env->close(b->env, 0);
 	b->expiry = b->records = NULL;
@@ -199,7 +207,7 @@ handles_open(struct cp_bdb *b)
 fail:
 	if (env)
 		env->close(env, 0);
-	handles_close(b);
+	handles_close(b, ret == DB_RUNRECOVERY);
 	cp_log(CP_LOG_ERROR, "store: cannot open the Berkeley DB store in %s: %s",
 	    b->dir, db_strerror(ret));
 	return ret;
@@ -272,7 +280,7 @@ run(struct cp_bdb *b, const char *what, op_fn fn, struct op *o)
 		if (ret == DB_LOCK_DEADLOCK || ret == DB_LOCK_NOTGRANTED) {
 			if (attempt == CP_BDB_REOPEN_AFTER && !reopened) {
 				cp_log(CP_LOG_WARN, "store: %s: a lock stays busy; reopening", what);
-				handles_close(b);
+				handles_close(b, false);
 				reopened = true;
 			} else {
 				backoff(b, attempt);
@@ -281,7 +289,7 @@ run(struct cp_bdb *b, const char *what, op_fn fn, struct op *o)
 		}
 		if (ret == DB_RUNRECOVERY && !reopened) {
 			cp_log(CP_LOG_INFO, "store: %s: the environment was recovered; reopening", what);
-			handles_close(b);
+			handles_close(b, true);
 			reopened = true;
 			continue;
 		}
@@ -525,7 +533,7 @@ cp_bdb_close(struct cp_bdb *b)
 	if (b == NULL)
 		return;
 	if (b->pid == getpid())
-		handles_close(b);
+		handles_close(b, false);
 	free(b->dir);
 	free(b);
 }
