@@ -162,11 +162,18 @@ code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "${HJ[@]}" -H "Authorization:
 check "non-initialize POST without session -> 400" test "$code" = 400
 
 # standalone GET SSE: probe listens on the curl session, curl triggers broadcast
-P --token "$A1" --session-id "$SID" listen 2500 >"$T/listen.out" 2>&1 &
+P --token "$A1" --session-id "$SID" listen 4000 >"$T/listen.out" 2>&1 &
 LPID=$!; PIDS+=("$LPID")
-sleep 0.8
-curl -s -m 5 -o /dev/null "${HJ[@]}" -H "Authorization: Bearer $A1" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-11-25' "$MCP" \
-	-d '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"broadcast","arguments":{"text":"to-standalone"}}}'
+# The broadcast reaches only a stream that is already open, and the
+# probe's node start-up takes a variable time: broadcast again every
+# 0.2 s until the probe has printed the notification or has ended.
+for i in $(seq 1 40); do
+	curl -s -m 5 -o /dev/null "${HJ[@]}" -H "Authorization: Bearer $A1" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-11-25' "$MCP" \
+		-d '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"broadcast","arguments":{"text":"to-standalone"}}}'
+	grep -q '"data":"to-standalone"' "$T/listen.out" && break
+	kill -0 "$LPID" 2>/dev/null || break
+	sleep 0.2
+done
 wait "$LPID"
 check "standalone GET SSE stream receives a server notification" grep -q '"data":"to-standalone"' "$T/listen.out"
 gets=$(curl -s -m 5 "$GW/_records" | jq --arg s "$SID" '[.[] | select(.method=="GET" and .["mcp-session-id"]==$s and (.accept|test("text/event-stream")))] | length')
