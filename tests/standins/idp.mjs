@@ -23,13 +23,30 @@
 // id, `cid` = client id, `scp` = scope array; ID-token `sub` = the 00u… id; refresh tokens only
 // with offline_access, rotated, reuse fails with invalid_grant; redirect_uri matched exactly;
 // prompt=none gives a code when a session exists (TEST-RIG G12), else login_required.
+//
+// Test-only fault switch (the attack tests need bad ID tokens out of the real flow). Nothing
+// changes until a fault is armed; each armed fault applies to the next matching /token answer
+// only, then disarms itself:
+//   POST /_fault?id_token=KIND   the next token response's id_token is altered:
+//          wrong-nonce  nonce replaced, re-signed with the real key (same header, same kid)
+//          foreign-key  the claims unchanged, signed by a fresh key of the same alg, same kid
+//          wrong-aud    aud = "other-client", re-signed with the real key
+//          wrong-iss    iss = "https://evil.example.test", re-signed with the real key
+//          expired      iat/exp an hour in the past, re-signed with the real key
+//   POST /_fault?token=ERROR      the next /token request (after the IdP handled it, so a code
+//          is used up) answers 400 {"error":ERROR}; ERROR=500 answers 500 server_error instead
+//   POST /_fault                  disarm everything
+//   GET  /_fault                  what is armed, as JSON {"id_token":…,"token":…}
+// /_fault requests are never recorded.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import * as querystring from 'node:querystring';
 import Provider, { interactionPolicy } from 'oidc-provider';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import {
+  calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, SignJWT,
+} from 'jose';
 
 // oidc-provider prints development notices with console.info; keep stdout for `ready`.
 console.info = console.warn;
@@ -87,6 +104,77 @@ async function signingKeys() {
   const jwks = { keys };
   if (opt.keys) writeFileSync(opt.keys, JSON.stringify(jwks), { mode: 0o644 });
   return jwks;
+}
+
+// The fault switch (see the header).
+const ID_TOKEN_FAULTS = ['wrong-nonce', 'foreign-key', 'wrong-aud', 'wrong-iss', 'expired'];
+const fault = { id_token: null, token: null };
+
+async function alterIdToken(idToken, kind, jwks) {
+  const header = decodeProtectedHeader(idToken);
+  const claims = decodeJwt(idToken);
+  const now = Math.floor(Date.now() / 1000);
+  let key;
+  if (kind === 'foreign-key') {
+    key = (await generateKeyPair(header.alg)).privateKey;
+  } else {
+    key = await importJWK(jwks.keys.find((k) => k.kid === header.kid), header.alg);
+  }
+  if (kind === 'wrong-nonce') claims.nonce = `wrong-${randomBytes(8).toString('hex')}`;
+  if (kind === 'wrong-aud') claims.aud = 'other-client';
+  if (kind === 'wrong-iss') claims.iss = 'https://evil.example.test';
+  if (kind === 'expired') { claims.iat = now - 7200; claims.exp = now - 3600; }
+  return new SignJWT(claims).setProtectedHeader(header).sign(key);
+}
+
+// POST|GET /_fault: arms, disarms or shows the fault switch; answers itself.
+function faultRoute(ctx) {
+  if (ctx.method === 'GET') {
+    ctx.body = { ...fault };
+    return;
+  }
+  if (ctx.method !== 'POST') {
+    ctx.status = 405;
+    return;
+  }
+  const { id_token: idt, token } = ctx.query;
+  if (idt !== undefined && !ID_TOKEN_FAULTS.includes(idt)) {
+    ctx.status = 400;
+    ctx.body = { error: `id_token fault must be one of ${ID_TOKEN_FAULTS.join(', ')}` };
+    return;
+  }
+  if (token !== undefined && !/^[a-z_0-9]+$/.test(token)) {
+    ctx.status = 400;
+    ctx.body = { error: 'token fault must be an OAuth error code or 500' };
+    return;
+  }
+  if (idt === undefined && token === undefined) {
+    fault.id_token = null;
+    fault.token = null;
+  }
+  if (idt !== undefined) fault.id_token = idt;
+  if (token !== undefined) fault.token = token;
+  ctx.body = { ...fault };
+}
+
+// After the token endpoint answered: applies an armed fault to that answer.
+async function applyTokenFault(ctx, jwks) {
+  if (ctx.path !== '/token' || ctx.method !== 'POST') return;
+  if (fault.token) {
+    const err = fault.token;
+    fault.token = null;
+    ctx.status = err === '500' ? 500 : 400;
+    ctx.body = err === '500'
+      ? { error: 'server_error', error_description: 'fault injected' }
+      : { error: err, error_description: 'fault injected' };
+    return;
+  }
+  if (fault.id_token && ctx.status === 200 && ctx.body && typeof ctx.body === 'object'
+      && typeof ctx.body.id_token === 'string') {
+    const kind = fault.id_token;
+    fault.id_token = null;
+    ctx.body = { ...ctx.body, id_token: await alterIdToken(ctx.body.id_token, kind, jwks) };
+  }
 }
 
 function record(ctx, query) {
@@ -161,6 +249,7 @@ server.listen(Number(opt.port), '127.0.0.1', async () => {
     jwt: { sign: { alg: opt['at-alg'] } },
   };
 
+  const jwks = await signingKeys();
   const provider = new Provider(issuer, {
     clients: [{
       client_id: opt['client-id'],
@@ -171,7 +260,7 @@ server.listen(Number(opt.port), '127.0.0.1', async () => {
       redirect_uris: opt['redirect-uri'],
       id_token_signed_response_alg: opt['id-token-alg'],
     }],
-    jwks: await signingKeys(),
+    jwks,
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     scopes,
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
@@ -237,6 +326,7 @@ server.listen(Number(opt.port), '127.0.0.1', async () => {
   provider.use(async (ctx, next) => {
     // Okta serves its metadata under both well-known names.
     if (ctx.path === '/.well-known/oauth-authorization-server') ctx.path = '/.well-known/openid-configuration';
+    if (ctx.path === '/_fault') return faultRoute(ctx);
     if (!/^\/interaction\/[^/]+$/.test(ctx.path)) {
       const query = { ...ctx.query };
       // oidc-provider drops offline_access unless prompt=consent (OIDC Core 11); Okta does
@@ -246,7 +336,10 @@ server.listen(Number(opt.port), '127.0.0.1', async () => {
           && String(query.scope).split(' ').includes('offline_access')) {
         ctx.query = { ...query, prompt: 'consent' };
       }
-      try { await next(); } finally { record(ctx, query); }
+      try {
+        await next();
+        if (fault.token || fault.id_token) await applyTokenFault(ctx, jwks);
+      } finally { record(ctx, query); }
       return;
     }
     // Interactions: GET with login_hint/autologin finishes headlessly; POST handles the

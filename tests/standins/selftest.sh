@@ -219,6 +219,58 @@ check "record: /auth lines keep the original prompt and scope" jq -se '
 	any(.[]; .route == "authorization" and .prompt == null and .login_hint == "alice"
 	    and (.scope | contains("offline_access")))' "$work/idp.jsonl"
 
+# The fault switch: each armed fault alters the next prompt=none token answer only; jose tells
+# what is wrong with the altered ID token (the nonce is ours to compare).
+# fault_token KIND: arms KIND (unless empty), runs a prompt=none code flow with alice's jar,
+# prints the token endpoint's answer.
+fault_token() {
+	[ -n "$1" ] && "${CURL[@]}" -X POST -o /dev/null "$idp/_fault?$1"
+	new_pkce
+	loc=$(authorize "$jar" "redirect_uri=$(enc "$RP2")&scope=openid&prompt=none")
+	"${CURL[@]}" -w '\n%{http_code}' "$idp/token" -d grant_type=authorization_code \
+		-d "code=$(qparam code "$loc")" -d "client_id=$CID" --data-urlencode "redirect_uri=$RP2" \
+		-d "code_verifier=$verifier"
+}
+# verify_idt ANSWER: prints what jose says about its id_token (ok or the error code) and nonce.
+verify_idt() {
+	env -C "$here" NODE_EXTRA_CA_CERTS="$ca" node --input-type=module -e '
+	import { createRemoteJWKSet, jwtVerify, decodeJwt, decodeProtectedHeader } from "jose";
+	const [iss, answer] = process.argv.slice(1);
+	const idt = JSON.parse(answer.split("\n")[0]).id_token;
+	const keys = createRemoteJWKSet(new URL(`${iss}/jwks`));
+	let r = "ok";
+	try { await jwtVerify(idt, keys, { issuer: iss, audience: "cimd-proxy-test" }); } catch (e) { r = e.code; }
+	console.log(r, decodeProtectedHeader(idt).kid, decodeJwt(idt).nonce);' "$idp" "$1"
+}
+good=$(verify_idt "$(fault_token '')")
+check "fault switch unarmed: the ID token verifies ($good)" test "${good%% *}" = ok
+armed=$("${CURL[@]}" -X POST "$idp/_fault?id_token=wrong-nonce")
+check "POST /_fault?id_token=wrong-nonce arms it" jq -e '.id_token == "wrong-nonce" and .token == null' <<<"$armed"
+got=$(verify_idt "$(fault_token '')")
+check "wrong-nonce: signature good, same kid, nonce changed ($got)" bash -c '
+	set -- $1 $2; test "$1" = ok -a "$2" = "$5" -a "$3" != "$6" -a "${3#wrong-}" != "$3"' _ "$got" "$good"
+check "the fault fires once: disarmed again" jq -e '. == {"id_token":null,"token":null}' \
+	<<<"$("${CURL[@]}" "$idp/_fault")"
+got=$(verify_idt "$(fault_token id_token=foreign-key)")
+check "foreign-key: same kid, signature fails ($got)" bash -c '
+	set -- $1 $2; test "$1" = ERR_JWS_SIGNATURE_VERIFICATION_FAILED -a "$2" = "$5"' _ "$got" "$good"
+got=$(verify_idt "$(fault_token id_token=wrong-aud)")
+check "wrong-aud: aud claim check fails ($got)" test "${got%% *}" = ERR_JWT_CLAIM_VALIDATION_FAILED
+got=$(verify_idt "$(fault_token id_token=wrong-iss)")
+check "wrong-iss: iss claim check fails ($got)" test "${got%% *}" = ERR_JWT_CLAIM_VALIDATION_FAILED
+got=$(verify_idt "$(fault_token id_token=expired)")
+check "expired: exp check fails ($got)" test "${got%% *}" = ERR_JWT_EXPIRED
+got=$(fault_token token=invalid_grant)
+check "token=invalid_grant: the next /token answers 400 invalid_grant" \
+	test "${got##*$'\n'}" = 400 -a "$(jq -r .error <<<"${got%$'\n'*}")" = invalid_grant
+got=$(fault_token token=500)
+check "token=500: the next /token answers 500 server_error" test "${got##*$'\n'}" = 500
+"${CURL[@]}" -X POST -o /dev/null "$idp/_fault?id_token=expired"
+"${CURL[@]}" -X POST -o /dev/null "$idp/_fault"
+check "POST /_fault with no parameter disarms" test "$(verify_idt "$(fault_token '')" | cut -d' ' -f1)" = ok
+check "a bad fault name is refused (400)" test "$("${CURL[@]}" -o /dev/null -w '%{http_code}' -X POST "$idp/_fault?id_token=nope")" = 400
+check "/_fault requests are not recorded" bash -c '! grep -q _fault "$1"' _ "$work/idp.jsonl"
+
 # A second instance: ES256 access tokens, --autologin, --keys, and a client that sends resource.
 idp1=$idp
 jwks1=$jwks
