@@ -49,6 +49,20 @@ cp_secret_eq(const void *a, size_t alen, const void *b, size_t blen)
 }
 
 void
+cp_hex(const void *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = in;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void
 cp_buf_init(struct cp_buf *b, size_t max)
 {
 	b->data = NULL;

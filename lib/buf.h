@@ -32,6 +32,10 @@ bool cp_str_has_prefix(struct cp_str s, const char *prefix);
  * depends only on the lengths, never on where the bytes differ. */
 bool cp_secret_eq(const void *a, size_t alen, const void *b, size_t blen);
 
+/* Writes the n bytes of in as 2n lower-case hex digits and a NUL into
+ * out, which the caller sizes 2n + 1. */
+void cp_hex(const void *in, size_t n, char *out);
+
 struct cp_buf {
 	char *data;     /* NUL-terminated while len > 0 or after any append */
 	size_t len;

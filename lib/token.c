@@ -13,6 +13,55 @@
 #include "token.h"
 
 #define CP_MAX_IDP_FORM     8192    /* the form we POST to the IdP */
+#define CP_GRANT_HEX_LEN    (2 * CP_SEAL_ID_LEN)
+#define CP_REVOKED_KEY      "revoked-grant:"
+
+/*
+ * A grant is the chain of tokens one authorization code started: every
+ * refresh envelope carries the code's once-only id (hex), rotation keeps
+ * it.  RFC 6749 4.1.2 / OAuth 2.1 4.1.3: a code used twice should revoke
+ * what it issued, so the replay records the grant as revoked (in the
+ * once-only namespace) for as long as any of its refresh envelopes can
+ * live.  The IdP's access tokens cannot be recalled from here; they
+ * expire on their own.
+ */
+/* Builds the store key of a revoked grant into key (a fixed-size array). */
+static size_t
+revoked_key(const char *grant, char key[sizeof(CP_REVOKED_KEY) + CP_GRANT_HEX_LEN])
+{
+	size_t n = strnlen(grant, CP_GRANT_HEX_LEN);
+
+	memcpy(key, CP_REVOKED_KEY, sizeof(CP_REVOKED_KEY) - 1);
+	memcpy(key + sizeof(CP_REVOKED_KEY) - 1, grant, n);
+	return sizeof(CP_REVOKED_KEY) - 1 + n;
+}
+
+/* Records grant as revoked.  CP_OK also when it already was. */
+static enum cp_status
+grant_revoke(struct cp_login *lg, const char *grant)
+{
+	char key[sizeof(CP_REVOKED_KEY) + CP_GRANT_HEX_LEN];
+	enum cp_status rc;
+
+	rc = cp_store_once(lg->st, key, revoked_key(grant, key), time(NULL) + CP_REFRESH_TTL);
+	return rc == CP_ERR_REPLAY ? CP_OK : rc;
+}
+
+/* CP_OK when grant is live, CP_ERR_DENIED when revoked, CP_ERR_STORE. */
+static enum cp_status
+grant_check(struct cp_login *lg, const char *grant)
+{
+	char key[sizeof(CP_REVOKED_KEY) + CP_GRANT_HEX_LEN];
+	struct cp_buf v;
+	enum cp_status rc;
+
+	cp_buf_init(&v, 1);
+	rc = cp_store_get(lg->st, CP_NS_ONCE, key, revoked_key(grant, key), &v, NULL);
+	cp_buf_free(&v);
+	if (rc == CP_OK)
+		return CP_ERR_DENIED;
+	return rc == CP_ERR_NOT_FOUND ? CP_OK : rc;
+}
 
 /* One error answer: RFC 6749 5.2. */
 static enum cp_status
@@ -58,7 +107,7 @@ form_add(struct cp_buf *form, const char *name, const char *value)
  */
 static enum cp_status
 answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
-    json_object *idp)
+    const char *grant, json_object *idp)
 {
 	static const char *const pass[] = { "access_token", "token_type",
 	    "expires_in", "scope" };
@@ -93,6 +142,8 @@ answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
 		rc = cp_login_set(plain, "idp_rt", rt);
 		if (rc == CP_OK)
 			rc = cp_login_set(plain, "client_id", client_id);
+		if (rc == CP_OK && grant != NULL)
+			rc = cp_login_set(plain, "grant", grant);
 		if (rc == CP_OK)
 			rc = cp_login_seal(lg, CP_SEAL_REFRESH, plain,
 			    time(NULL) + CP_REFRESH_TTL, &env, NULL);
@@ -135,7 +186,7 @@ parse_body(const struct cp_http_response *resp)
  */
 static enum cp_status
 forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
-    const struct cp_buf *form)
+    const char *grant, const struct cp_buf *form)
 {
 	struct cp_idp idp;
 	struct cp_http_response resp;
@@ -165,7 +216,7 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 	}
 	body = parse_body(&resp);
 	if (resp.status == 200 && body != NULL) {
-		rc = answer_tokens(req, lg, client_id, body);
+		rc = answer_tokens(req, lg, client_id, grant, body);
 		goto out;
 	}
 	if (resp.status >= 400 && resp.status < 500 && body != NULL &&
@@ -224,6 +275,7 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	const char *resource = cp_form_get(f, "resource");
 	const char *bound_resource, *challenge;
 	uint8_t id[CP_SEAL_ID_LEN];
+	char grant[CP_GRANT_HEX_LEN + 1];
 	time_t expires;
 	json_object *env = NULL;
 	struct cp_buf form;
@@ -241,10 +293,17 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		rc = fail_open(req, rc, "authorization code");
 		goto out;
 	}
-	/* RFC 6749 4.1.2: a code is used once. */
+	/* RFC 6749 4.1.2: a code is used once; a second use revokes the
+	 * grant the first one started. */
+	cp_hex(id, sizeof(id), grant);
 	rc = cp_store_once(lg->st, id, sizeof(id), expires);
 	if (rc == CP_ERR_REPLAY) {
-		cp_log_security("authorization code presented twice (client %.200s)", client_id);
+		cp_log_security("authorization code presented twice (client %.200s): "
+		    "its refresh tokens are revoked", client_id);
+		if (grant_revoke(lg, grant) != CP_OK) {
+			rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
+			goto out;
+		}
 		rc = fail(req, 400, "invalid_grant", "the authorization code was already used");
 		goto out;
 	}
@@ -286,7 +345,7 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	    (rc = form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
 	    (rc = form_add(&form, "code_verifier", verifier)) != CP_OK)
 		goto out;
-	rc = forward(req, lg, client_id, &form);
+	rc = forward(req, lg, client_id, grant, &form);
 out:
 	json_object_put(env);
 	cp_buf_wipe_free(&form);
@@ -300,6 +359,7 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	const char *rt = cp_form_get(f, "refresh_token");
 	const char *client_id = cp_form_get(f, "client_id");
 	const char *scope = cp_form_get(f, "scope");
+	const char *grant;
 	json_object *env = NULL;
 	struct cp_buf form, scopes;
 	enum cp_status rc;
@@ -321,6 +381,19 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		rc = fail(req, 400, "invalid_grant", "the refresh token was not issued to this client_id");
 		goto out;
 	}
+	/* Envelopes sealed before grants were recorded carry none. */
+	if ((grant = cp_login_str(env, "grant")) != NULL &&
+	    (rc = grant_check(lg, grant)) != CP_OK) {
+		if (rc == CP_ERR_DENIED) {
+			cp_log_security("refresh token of a revoked grant presented (client %.200s)",
+			    client_id);
+			rc = fail(req, 400, "invalid_grant",
+			    "the refresh token was revoked: its authorization code was used twice");
+		} else {
+			rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
+		}
+		goto out;
+	}
 	if (scope != NULL && cp_oauth_scope(lg->cfg, scope, &scopes) != CP_OK) {
 		rc = fail(req, 400, "invalid_scope", "a requested scope is not offered by this server");
 		goto out;
@@ -330,7 +403,7 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	    (rc = form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
 	    (rc = form_add(&form, "scope", scope)) != CP_OK)
 		goto out;
-	rc = forward(req, lg, client_id, &form);
+	rc = forward(req, lg, client_id, grant, &form);
 out:
 	json_object_put(env);
 	cp_buf_wipe_free(&form);

@@ -38,6 +38,15 @@ main(void)
 	ok(!cp_secret_eq("abc", 3, "abcd", 4), "secret_eq differs in length");
 	ok(cp_secret_eq("", 0, "", 0), "secret_eq empty");
 
+	{
+		char hex[9] = "xxxxxxxx";
+
+		cp_hex("\x00\x9f\xa0\xff", 4, hex);
+		is_str(hex, "009fa0ff", "hex: every nibble, lower case");
+		cp_hex("", 0, hex);
+		is_str(hex, "", "hex of nothing is empty");
+	}
+
 	ok(cp_str_eq_c(CP_STR("x"), "x") && !cp_str_eq_c(CP_STR("x"), "xy"), "str_eq");
 	ok(cp_str_has_prefix(CP_STR("/register"), "/reg") &&
 	    !cp_str_has_prefix(CP_STR("/r"), "/reg"), "has_prefix");
