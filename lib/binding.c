@@ -69,7 +69,7 @@ cp_binding_put(struct cp_store *st, const struct cp_keys *keys,
 	    false, &value)) != CP_OK)
 		goto out;
 	rc = cp_store_put(st, CP_NS_BINDING, session_uri, strlen(session_uri),
-	    value.data, value.len, now + CP_BINDING_TTL);
+	    value.data, value.len, now + CP_BINDING_TTL + CP_BINDING_GRACE);
 out:
 	cp_buf_free(&envelope);
 	cp_buf_free(&value);
@@ -133,7 +133,7 @@ load(struct cp_store *st, const struct cp_keys *keys, const char *session_uri,
 	if ((rc = parse(raw, b, root, &envelope)) != CP_OK)
 		return rc;
 	if (b->expires <= now)
-		return CP_ERR_NOT_FOUND;
+		return CP_ERR_EXPIRED;
 	if (envelope_out)
 		*envelope_out = envelope;
 	return cp_open(keys, CP_SEAL_AT_REST, envelope, strlen(envelope), now,
@@ -175,7 +175,8 @@ cp_binding_consume(struct cp_store *st, const struct cp_keys *keys,
 		goto out;
 	/* The swap succeeds for exactly one of two racing consumers. */
 	if ((rc = cp_store_swap(st, CP_NS_BINDING, session_uri, strlen(session_uri),
-	    raw.data, raw.len, next.data, next.len, b->expires)) == CP_OK)
+	    raw.data, raw.len, next.data, next.len,
+	    b->expires + CP_BINDING_GRACE)) == CP_OK)
 		b->consumed = true;
 out:
 	json_object_put(root);

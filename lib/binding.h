@@ -25,6 +25,9 @@
 #include "store.h"
 
 #define CP_BINDING_TTL          600     /* 10 minutes (AGENTCORE-OKTA.md 7.1) */
+/* The store keeps a record this long past its expiry, so that
+ * /sessionbinding can tell "expired" (410) from "unknown" (404). */
+#define CP_BINDING_GRACE        600
 #define CP_BINDING_MAX_USER_ID  256
 #define CP_BINDING_MAX_RECORD   (CP_SEAL_MAX_PLAIN * 2)
 
@@ -46,9 +49,11 @@ enum cp_status cp_binding_put(struct cp_store *st, const struct cp_keys *keys,
     size_t token_len, time_t now);
 
 /* Reads the binding for session_uri into *b (the caller frees it with
- * cp_binding_free, also after a failure).  CP_ERR_NOT_FOUND: absent or
- * expired; CP_ERR_SYNTAX: a record we did not write; CP_ERR_CRYPTO or
- * CP_ERR_EXPIRED: the token does not open with the current keys. */
+ * cp_binding_free, also after a failure).  CP_ERR_NOT_FOUND: absent (or
+ * expired more than CP_BINDING_GRACE ago); CP_ERR_EXPIRED: past its
+ * expiry (b->user_id and b->consumed are then set, b->token empty);
+ * CP_ERR_SYNTAX: a record we did not write; CP_ERR_CRYPTO: the token
+ * does not open with the current keys. */
 enum cp_status cp_binding_get(struct cp_store *st, const struct cp_keys *keys,
     const char *session_uri, time_t now, struct cp_binding_record *b);
 

@@ -92,8 +92,13 @@ main(void)
 	is_int(cp_binding_get(st, keys, "urn:ietf:params:oauth:request_uri:none", now, &b),
 	    CP_ERR_NOT_FOUND, "unknown session URI");
 	cp_binding_free(&b);
-	is_int(cp_binding_get(st, keys, SESSION, now + CP_BINDING_TTL, &b), CP_ERR_NOT_FOUND,
+	is_int(cp_binding_get(st, keys, SESSION, now + CP_BINDING_TTL, &b), CP_ERR_EXPIRED,
 	    "expired after %d s", CP_BINDING_TTL);
+	is_str(b.user_id, "00ualice000000000000", "  an expired binding still names its user");
+	is_int(b.token.len, 0, "  but yields no token");
+	cp_binding_free(&b);
+	is_int(cp_binding_consume(st, keys, SESSION, now + CP_BINDING_TTL, &b), CP_ERR_EXPIRED,
+	    "an expired binding cannot be consumed");
 	cp_binding_free(&b);
 
 	is_int(cp_binding_consume(st, keys, SESSION, now, &b), CP_OK, "consumed once");
