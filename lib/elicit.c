@@ -58,14 +58,28 @@ unreserved(unsigned char c)
 	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+bool
+cp_elicit_session_uri_ok(const char *s, size_t n)
+{
+	const size_t plen = strlen(CP_ELICIT_SESSION_URI_PREFIX);
+	size_t i;
+
+	if (n <= plen || n > CP_ELICIT_MAX_SESSION_URI ||
+	    strncmp(s, CP_ELICIT_SESSION_URI_PREFIX, plen) != 0)
+		return false;
+	for (i = plen; i < n; i++)
+		if (!unreserved((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
 enum cp_status
 cp_elicit_session_uri(const char *url, struct cp_buf *out)
 {
-	const size_t plen = strlen(CP_ELICIT_SESSION_URI_PREFIX);
 	struct cp_url u;
 	struct cp_form f;
 	const char *v;
-	size_t i, n;
+	size_t n;
 	enum cp_status rc;
 
 	memset(&f, 0, sizeof(f));
@@ -89,12 +103,8 @@ cp_elicit_session_uri(const char *url, struct cp_buf *out)
 		goto out;
 	rc = CP_ERR_INVALID;
 	n = strlen(v);
-	if (n <= plen || n > CP_ELICIT_MAX_SESSION_URI ||
-	    strncmp(v, CP_ELICIT_SESSION_URI_PREFIX, plen) != 0)
+	if (!cp_elicit_session_uri_ok(v, n))
 		goto out;
-	for (i = plen; i < n; i++)
-		if (!unreserved((unsigned char)v[i]))
-			goto out;
 	rc = cp_buf_add(out, v, n);
 out:
 	cp_form_free(&f);

@@ -109,4 +109,9 @@ size_t cp_elicit_scan(struct cp_elicit *s, const char *json, size_t len);
  * CP_ERR_INVALID: a request_uri of another form. */
 enum cp_status cp_elicit_session_uri(const char *url, struct cp_buf *out);
 
+/* True when s[0..n) is a session URI: CP_ELICIT_SESSION_URI_PREFIX and
+ * one or more unreserved characters, at most CP_ELICIT_MAX_SESSION_URI
+ * bytes (AgentCore's sessionUri pattern, AGENTCORE-OKTA.md 1). */
+bool cp_elicit_session_uri_ok(const char *s, size_t n);
+
 #endif
