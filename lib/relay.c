@@ -278,6 +278,16 @@ cp_relay_challenge(const char *v, const char *prm_url, struct cp_buf *out)
 	return rc;
 }
 
+/* True when fd is the file st describes (the same socket, say). */
+static bool
+same_file(int fd, const struct stat *st)
+{
+	struct stat other;
+
+	return fstat(fd, &other) == 0 && other.st_dev == st->st_dev &&
+	    other.st_ino == st->st_ino;
+}
+
 /* True when the web server dropped its connection to us.  Nothing may be
  * written on an idle stream, so the socket is asked (TEST-RIG G10). */
 static bool
@@ -711,14 +721,18 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, cp_elicit_found_fn *found, 
 	cp_buf_init(&t.content_type, CP_RELAY_MAX_CONTENT_TYPE);
 	cp_elicit_init(&t.scan, CP_ELICIT_OFF, NULL, NULL);
 	/* FastCGI: the connection socket, where the server's close shows as
-	 * POLLRDHUP.  CGI: stdout, a pipe or socket whose reader left. */
+	 * POLLRDHUP.  CGI: stdout, a pipe or socket whose reader left.  Apache
+	 * mod_cgid hands a CGI one socket as both stdin and stdout and shuts
+	 * its write side once the request body is sent: there POLLRDHUP is
+	 * the end of the body, and only POLLHUP (both sides closed) means
+	 * the client went away. */
 	if (req->fcgx) {
 		t.client_fd = req->fcgx->ipcFd;
 		t.client_events = POLLRDHUP;
 	} else {
 		t.client_fd = STDOUT_FILENO;
-		t.client_events = fstat(STDOUT_FILENO, &st) == 0 && S_ISSOCK(st.st_mode) ?
-		    POLLRDHUP : 0;
+		t.client_events = fstat(STDOUT_FILENO, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		    !same_file(STDIN_FILENO, &st) ? POLLRDHUP : 0;
 	}
 
 	switch ((rc = setup(r, &t, &headers))) {
