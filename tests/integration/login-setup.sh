@@ -4,7 +4,9 @@
 # with its own keys and store.  Source after tests/lib.sh and servers.sh.
 #
 #   login_setup [CONF-LINE]...   start everything; sets IDP, DOCS, LT, AP
-#                                (the two proxies' origins) and T (scratch)
+#                                (the two proxies' origins), CA and T
+#                                (scratch); with LOGIN_TLS=1 the proxies
+#                                serve HTTPS (servers.sh srv_tls)
 #   req METHOD URL [CURL-ARGS]   one request: $code, headers $T/h, body $T/b
 #   hdr NAME                     a header of the last response
 #   qparam URL NAME              a query parameter of URL, decoded
@@ -13,11 +15,16 @@
 #   idp_follow URL               follows the IdP's redirects (own cookie
 #                                jar) until it sends the browser back to
 #                                us; sets $back
+#   sdk_flow NAME BASE           the MCP SDK client: login and refresh
+#   browser_flow NAME BASE       headless Chromium: consent and IdP forms
 #
-# The proxies' public_url is http://127.0.0.1:<port>.  __Host- cookies
-# need Secure, and browsers (Chromium included) treat 127.0.0.1 as a
-# secure context, so they keep and send them; curl here gets them passed
+# The proxies' public_url is http://127.0.0.1:<port>, or https:// with
+# LOGIN_TLS=1 as in real deployments.  __Host- cookies need Secure, and
+# browsers (Chromium included) treat 127.0.0.1 as a secure context even
+# over http, so they keep and send them; curl here gets them passed
 # explicitly, which also lets a test send a wrong one on purpose.
+# Chromium trusts the local CA through an NSS database in its own HOME
+# (certutil), so no certificate check is switched off anywhere.
 
 LOGIN_REDIRECT=http://127.0.0.1:9300/callback
 LOGIN_SCOPE="openid offline_access mcp:tools"
@@ -66,6 +73,8 @@ login_setup() {
 	mkdir -p "$T"
 	sh "$top_srcdir/tests/pki.sh" "$SRV_ROOT/pki" >/dev/null || return 1
 	chmod 755 "$SRV_ROOT/pki"
+	CA=$SRV_ROOT/pki/ca.pem
+	if [ -n "${LOGIN_TLS:-}" ]; then srv_tls "$SRV_ROOT/pki" || return 1; fi
 	standin dochost dochost.mjs --cert "$SRV_ROOT/pki/server.pem" \
 		--key "$SRV_ROOT/pki/server.key" || return 1
 	DOCS=$dochost_url
@@ -81,14 +90,13 @@ login_setup() {
 	done
 	srv_lighttpd lt "$conf_lt" || return 1
 	srv_apache_fcgid ap "$conf_ap" || return 1
-	LT=http://127.0.0.1:$lt_port
-	AP=http://127.0.0.1:$ap_port
+	LT=$(srv_scheme)://127.0.0.1:$lt_port
+	AP=$(srv_scheme)://127.0.0.1:$ap_port
 	standin idp idp.mjs --port "$idp_port" --cert "$SRV_ROOT/pki/server.pem" \
 		--key "$SRV_ROOT/pki/server.key" \
 		--redirect-uri "$LT/callback" --redirect-uri "$AP/callback" \
 		--record "$T/idp.jsonl" || return 1
-	export NODE_EXTRA_CA_CERTS=$SRV_ROOT/pki/ca.pem
-	CA=$SRV_ROOT/pki/ca.pem
+	export NODE_EXTRA_CA_CERTS=$CA
 	pkce
 }
 
@@ -97,7 +105,7 @@ req() {
 	shift 2
 	: >"$T/h"
 	: >"$T/b"
-	code=$(curl -s -m 10 -X "$m" -D "$T/h" -o "$T/b" -w '%{http_code}' "$@" "$u")
+	code=$(curl -s -m 10 --cacert "$CA" -X "$m" -D "$T/h" -o "$T/b" -w '%{http_code}' "$@" "$u")
 }
 
 hdr() {
@@ -201,4 +209,62 @@ login() {
 	idp_follow "$(hdr Location)" || return 1
 	req GET "$back" -H "Cookie: $cookie"
 	code_url=$(hdr Location)
+}
+
+# chromium_home: a HOME for Chromium whose NSS database trusts our CA for
+# TLS servers, made once; fails without certutil.
+chromium_home() {
+	local db=$T/chromium-home/.pki/nssdb
+	[ -f "$db/cert9.db" ] && return 0
+	command -v certutil >/dev/null || return 1
+	mkdir -p "$db" &&
+		certutil -N -d "sql:$db" --empty-password &&
+		certutil -A -d "sql:$db" -n cimd-proxy-test-ca -t C,, -i "$CA"
+}
+
+# sdk_flow NAME BASE: the MCP SDK client, login and refresh.
+sdk_flow() {
+	local m=$1 base=$2 out
+	out=$(cd "$top_srcdir/tests/standins" && timeout 60 node login-client.mjs --mcp-url "$base/mcp" \
+		--client-metadata-url "$DOCS/harness.json" --redirect-uri "$LOGIN_REDIRECT" \
+		--login-hint bob 2>"$T/sdk.err")
+	echo "$out" >"$T/sdk.json"
+	is "$(jq -r .ok "$T/sdk.json" 2>&1)" true "$m: SDK client logged in and refreshed"
+	[ "$(jq -r .ok "$T/sdk.json" 2>&1)" = true ] || sed 's/^/#   /' "$T/sdk.err" | tail -n 20
+	is "$(jq -r .client_id "$T/sdk.json")" "$DOCS/harness.json" "$m: SDK used the CIMD URL as client_id"
+	is "$(jq -r .consent_pages "$T/sdk.json")" 1 "$m: SDK flow went through one consent page"
+	is "$(jq -r '.authorize_params.resource' "$T/sdk.json")" "$base/mcp" "$m: SDK sent resource = our MCP URL"
+	is "$(jq -r '.callback.state_ok' "$T/sdk.json")" true "$m: SDK got its state back"
+	is "$(jq -r '.callback.iss' "$T/sdk.json")" "$base" "$m: SDK got iss"
+	is "$(jq -r '[.token.jwt, .token.refresh_wrapped, .token.id_token] | @tsv' "$T/sdk.json")" \
+		"$(printf 'true\ttrue\tfalse')" "$m: SDK tokens: JWT, wrapped refresh token, no id_token"
+	is "$(jq -r '[.refresh.new_access_token, .refresh.refresh_wrapped] | @tsv' "$T/sdk.json")" \
+		"$(printf 'true\ttrue')" "$m: SDK refresh: new access token, wrapped refresh token"
+}
+
+# browser_flow NAME BASE: headless Chromium clicks through consent and
+# the IdP's login form.
+browser_flow() {
+	local m=$1 base=$2
+	if [ ! -x /usr/bin/chromium ]; then
+		ok 0 "# SKIP $m: chromium is not installed"
+		return
+	fi
+	if ! chromium_home; then
+		ok 0 "# SKIP $m: certutil (libnss3-tools) is not installed, so Chromium cannot trust the test CA"
+		return
+	fi
+	mkdir -p "$top_builddir/tests/artifacts"
+	pkce
+	(cd "$top_srcdir/tests/standins" && HOME=$T/chromium-home timeout 90 node login-browser.mjs \
+		--url "$(authorize_url "$base" state=browser-1)" --redirect-uri "$LOGIN_REDIRECT" \
+		--screenshot "$top_builddir/tests/artifacts/consent-$m.png") >"$T/browser.json" 2>"$T/browser.err"
+	is "$(jq -r .ok "$T/browser.json" 2>&1)" true "$m: Chromium reached the client's redirect_uri with a code"
+	[ "$(jq -r .ok "$T/browser.json" 2>&1)" = true ] || sed 's/^/#   /' "$T/browser.json" "$T/browser.err" | tail -n 20
+	is "$(jq -r .consent_title "$T/browser.json")" "Allow this application?" "$m: Chromium showed the consent page"
+	check "$m: consent screenshot saved" test -s "$top_builddir/tests/artifacts/consent-$m.png"
+	is "$(jq -r '.steps | index("idp login form") != null' "$T/browser.json")" true "$m: logged in on the IdP's form"
+	is "$(jq -r '[.state, .iss] | @tsv' "$T/browser.json")" "$(printf 'browser-1\t%s' "$base")" "$m: state and iss came back"
+	is "$(jq -r '.cookies[0]' "$T/browser.json")" "__Host-cimd-browser secure=true httpOnly=true sameSite=Lax path=/" \
+		"$m: Chromium kept the __Host- cookie on ${base%:*}"
 }

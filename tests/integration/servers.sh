@@ -3,6 +3,11 @@
 # install (make check's tests/stage):
 #
 #   srv_init                         temp dir + cleanup trap; call first
+#   srv_tls PKI-DIR                  servers started from now on speak
+#                                    HTTPS only (lighttpd mod_openssl,
+#                                    Apache mod_ssl) with PKI-DIR's
+#                                    server.pem/server.key (tests/pki.sh),
+#                                    and their public_url is https://
 #   srv_config NAME [key = value]... write a proxy config, print its path
 #   srv_lighttpd NAME CONF           lighttpd: installed snippet (FastCGI)
 #                                    on port ${NAME}_port, the same
@@ -30,6 +35,7 @@ SRV_ENDPOINTS="protected-resource authorization-server register authorize callba
 
 SRV_ROOT=
 SRV_NAMES=
+SRV_TLS=                        # PKI dir while TLS mode is on (srv_tls)
 
 srv_init() {
 	SRV_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/cimd-integ.XXXXXX") || return 1
@@ -45,6 +51,25 @@ srv_init() {
 	fi
 	trap srv_cleanup EXIT
 	trap 'exit 130' INT TERM
+}
+
+# srv_tls PKI-DIR: TLS mode for the servers started after it.  The
+# server user must be able to read PKI-DIR (tests/pki.sh makes its files
+# world-readable).  The certificate names 127.0.0.1, so clients verify it
+# against PKI-DIR/ca.pem, never with verification off.
+srv_tls() {
+	[ -s "$1/server.pem" ] && [ -s "$1/server.key" ] && [ -s "$1/ca.pem" ] || return 1
+	SRV_TLS=$1
+}
+
+# The scheme the servers speak, and curl's options to reach them.
+srv_scheme() {
+	if [ -n "$SRV_TLS" ]; then echo https; else echo http; fi
+}
+
+srv_curl_tls() {
+	[ -n "$SRV_TLS" ] && printf '%s\n' --cacert "$SRV_TLS/ca.pem"
+	return 0
 }
 
 # A port nobody listens on now.  Another process may take it before the
@@ -88,9 +113,11 @@ srv_config() {
 }
 
 # srv_config_port CONF PORT [OUT]: fills the port into a config made by
-# srv_config (into OUT, default CONF itself).
+# srv_config (into OUT, default CONF itself); in TLS mode public_url is
+# https.
 srv_config_port() {
-	sed "s|@PORT@|$2|" "$(dirname "$1")/template" >"${3:-$1}"
+	sed -e "s|@PORT@|$2|" -e "s|^public_url = http://127.0.0.1:|public_url = $(srv_scheme)://127.0.0.1:|" \
+		"$(dirname "$1")/template" >"${3:-$1}"
 }
 
 srv_own() {
@@ -115,7 +142,8 @@ srv_wait() {
 	local name=$1 port=$2 pid i code
 	eval "pid=\$${name}_pid"
 	for i in $(seq $((SRV_WAIT_SECONDS * 10))); do
-		code=$(curl -s -m 1 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" 2>/dev/null)
+		code=$(curl -s -m 1 $(srv_curl_tls) -o /dev/null -w '%{http_code}' \
+			"$(srv_scheme)://127.0.0.1:$port/" 2>/dev/null)
 		[ -n "$code" ] && [ "$code" != 000 ] && return 0
 		kill -0 "$pid" 2>/dev/null || return 1
 		sleep 0.1
@@ -134,6 +162,13 @@ srv_prepare() {
 	mkdir -p "$d/log" "$d/run" "$d/www" "$d/sock"
 	: >"$d/log/error.log"
 	srv_own "$d"
+}
+
+# lighttpd's TLS settings for one socket (TLS mode).
+srv_lighttpd_tls() {
+	echo 'ssl.engine = "enable"'
+	echo "ssl.pemfile = \"$SRV_TLS/server.pem\""
+	echo "ssl.privkey = \"$SRV_TLS/server.key\""
 }
 
 # srv_lighttpd NAME CONF: lighttpd 1.4 with the installed snippet, as an
@@ -162,8 +197,15 @@ srv_lighttpd() {
 			echo 'server.pid-file = base + "/run/lighttpd.pid"'
 			echo 'server.upload-dirs = ( base + "/run" )'
 			echo 'mimetype.assign = ( ".json" => "application/json" )'
+			if [ -n "$SRV_TLS" ]; then
+				echo 'server.modules += ( "mod_openssl" )'
+				srv_lighttpd_tls
+			fi
 			echo "include \"$d/cimd-proxy.conf\""
 			echo "\$SERVER[\"socket\"] == \"127.0.0.1:$cport\" {"
+			# mod_openssl builds a context per socket only from
+			# settings inside that socket's block.
+			[ -n "$SRV_TLS" ] && srv_lighttpd_tls
 			echo '  fastcgi.server = ()'
 			echo "  setenv.set-environment = ( \"CIMD_PROXY_CONF\" => \"$conf.cgi\" )"
 			echo '  cgi.assign = ( ".fcgi" => "" )'
@@ -222,6 +264,16 @@ DocumentRoot \${BASE}/www
     Require all granted
 </Directory>
 EOF
+	# TLS on the main server: the VirtualHost of srv_apache_fcgid
+	# inherits it.  No session cache: nothing here resumes sessions.
+	[ -n "$SRV_TLS" ] && cat <<EOF
+LoadModule ssl_module $SRV_APACHE_MODULES/mod_ssl.so
+SSLEngine on
+SSLCertificateFile $SRV_TLS/server.pem
+SSLCertificateKeyFile $SRV_TLS/server.key
+SSLSessionCache none
+EOF
+	return 0
 }
 
 # srv_apache NAME: starts the httpd.conf already written in its dir.

@@ -254,7 +254,10 @@ server.listen(Number(opt.port), '127.0.0.1', async () => {
     clients: [{
       client_id: opt['client-id'],
       token_endpoint_auth_method: 'none',
-      application_type: 'native',
+      // oidc-provider refuses https loopback redirect URIs for native clients (RFC 8252 7.2
+      // reserves https for claimed URIs); Okta does not, and the proxy over TLS on 127.0.0.1
+      // (login-tls.test) registers one.
+      application_type: opt['redirect-uri'].some((u) => u.startsWith('https:')) ? 'web' : 'native',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       redirect_uris: opt['redirect-uri'],

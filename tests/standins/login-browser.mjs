@@ -10,6 +10,10 @@
 //       --redirect-uri http://127.0.0.1:9300/callback --screenshot out.png
 //
 // Prints one JSON line; exits 1 when the code never arrives.
+//
+// Certificates are checked: run it with a HOME whose NSS database trusts
+// the test CA (login-setup.sh chromium_home), as the IdP and, in TLS
+// mode, the proxy serve HTTPS.
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 
@@ -28,10 +32,10 @@ const out = { ok: false, steps: [] };
 const browser = await chromium.launch({
   executablePath: opt.chromium,
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--no-first-run', '--ignore-certificate-errors'],
+    '--no-first-run'],
 });
 try {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const context = await browser.newContext();
   const page = await context.newPage();
   page.setDefaultTimeout(Number(opt['timeout-ms']));
   let landed;
@@ -74,7 +78,7 @@ try {
     out.error = u.searchParams.get('error');
     out.ok = out.code && out.consent_has_approve;
   }
-  out.cookies = (await context.cookies()).map((c) => `${c.name} secure=${c.secure} httpOnly=${c.httpOnly} sameSite=${c.sameSite}`)
+  out.cookies = (await context.cookies()).map((c) => `${c.name} secure=${c.secure} httpOnly=${c.httpOnly} sameSite=${c.sameSite} path=${c.path}`)
     .filter((c) => c.startsWith('__Host-'));
 } catch (e) {
   out.why = String(e?.stack ?? e);
