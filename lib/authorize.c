@@ -51,6 +51,18 @@ page_bad_params(struct cp_req *req, enum cp_status rc)
 	    "Start the sign-in again from your application.");
 }
 
+/* The IdP state's content: the request without login_hint, which is for
+ * the IdP, not for the state.  The caller puts *st. */
+static enum cp_status
+idp_state(json_object *areq, json_object **st)
+{
+	*st = NULL;
+	if (json_object_deep_copy(areq, st, NULL) != 0)
+		return CP_ERR_NOMEM;
+	json_object_object_del(*st, "login_hint");
+	return CP_OK;
+}
+
 /* Sends the browser to the IdP (PROTOCOL.md 8.10, 10.1): the static IdP
  * client, our callback, the client's own S256 challenge, and a sealed
  * state that carries the request.  resource is not forwarded (Okta
@@ -66,13 +78,10 @@ to_idp(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
 	const char *login_hint = cp_login_str(areq, "login_hint");
 	enum cp_status rc = CP_ERR_NOMEM;
 
-	cp_buf_init(&state, CP_MAX_PARAM_VALUE);
+	cp_buf_init(&state, CP_MAX_SEALED_STATE);
 	cp_buf_init(&url, CP_MAX_REDIRECT);
-	/* The hint is for the IdP now, not for the state. */
-	if (json_object_deep_copy(areq, &st, NULL) != 0)
-		goto out;
-	json_object_object_del(st, "login_hint");
-	if ((rc = cp_login_seal(lg, CP_SEAL_AUTHZ_STATE, st,
+	if ((rc = idp_state(areq, &st)) != CP_OK ||
+	    (rc = cp_login_seal(lg, CP_SEAL_AUTHZ_STATE, st,
 	    time(NULL) + CP_AUTHZ_STATE_TTL, &state, NULL)) != CP_OK)
 		goto out;
 	snprintf(callback, sizeof(callback), "%s/callback", cfg->public_url);
@@ -118,6 +127,62 @@ discover(struct cp_req *req, struct cp_login *lg, struct cp_idp *idp,
 	return cp_login_redirect_error(req, status, cp_login_str(areq, "redirect_uri"),
 	    "temporarily_unavailable", "the identity provider is unreachable",
 	    cp_login_str(areq, "state"));
+}
+
+/*
+ * The request must survive its trips sealed: in the IdP state it comes
+ * back through a /callback query (CP_MAX_SEALED_STATE), in the consent
+ * form as one form value (CP_MAX_PARAM_VALUE).  JSON escaping can double
+ * a value, so the envelopes themselves are measured, before the user is
+ * asked anything.  When one does not fit, the client hears which of its
+ * values to shorten (invalid_request, with its state: at most
+ * CP_MAX_STATE, it still fits a redirect).  *sent says whether this
+ * answered.
+ */
+static enum cp_status
+check_fits(struct cp_req *req, json_object *areq, bool *sent)
+{
+	json_object *st = NULL;
+	const char *state = cp_login_str(areq, "state");
+	const char *why;
+	size_t st_len, form_len;
+	enum cp_status rc;
+
+	*sent = false;
+	if ((rc = idp_state(areq, &st)) != CP_OK)
+		goto out;
+	rc = CP_ERR_NOMEM;
+	if ((st_len = cp_login_sealed_len(st)) == 0 ||
+	    (form_len = cp_login_sealed_len(areq)) == 0)
+		goto out;
+	rc = CP_OK;
+	if (st_len <= CP_MAX_SEALED_STATE && form_len <= CP_MAX_PARAM_VALUE)
+		goto out;
+	if (st_len <= CP_MAX_SEALED_STATE) {
+		/* Only the form's copy is over, and it differs by login_hint. */
+		why = "login_hint is too long to carry through the consent form with this "
+		    "request; send a shorter login_hint";
+	} else {
+		why = "the sign-in request is too long to carry through the identity "
+		    "provider (client_id, redirect_uri and scope leave no room once sealed)";
+		if (state != NULL) {
+			json_object_object_del(st, "state");
+			rc = CP_ERR_NOMEM;
+			if ((st_len = cp_login_sealed_len(st)) == 0)
+				goto out;
+			if (st_len <= CP_MAX_SEALED_STATE)
+				why = "state is too long to carry through the identity provider "
+				    "once encoded and sealed with this request; send a shorter state";
+		}
+	}
+	cp_log(CP_LOG_INFO, "authorize: request too long to seal (client %.200s): %s",
+	    cp_login_str(areq, "client_id"), why);
+	*sent = true;
+	rc = cp_login_redirect_error(req, 302, cp_login_str(areq, "redirect_uri"),
+	    "invalid_request", why, state);
+out:
+	json_object_put(st);
+	return rc;
 }
 
 /* The consent form's origin list for form-action: the IdP's origin. */
@@ -209,9 +274,13 @@ check_request(struct cp_req *req, struct cp_login *lg, const struct cp_form *f,
 	*areq = NULL;
 	cp_buf_init(&scope, CP_MAX_SCOPE + 1);
 	if (state != NULL && strlen(state) > CP_MAX_STATE) {
+		char why_state[CP_MAX_WHY];
+
 		/* Too long to echo: answered without it. */
+		snprintf(why_state, sizeof(why_state), "state is too long (over %d characters)",
+		    CP_MAX_STATE);
 		rc = cp_login_redirect_error(req, 302, redirect_uri, "invalid_request",
-		    "state is too long", NULL);
+		    why_state, NULL);
 		goto out;
 	}
 	if (response_type == NULL)
@@ -323,6 +392,8 @@ authorize_get(struct cp_req *req)
 	if ((rc = cp_browser_ensure(req, lg, bid)) != CP_OK ||
 	    (rc = cp_browser_text(bid, &browser)) != CP_OK ||
 	    (rc = cp_login_set(areq, "browser", cp_buf_cstr(&browser))) != CP_OK)
+		goto out;
+	if ((rc = check_fits(req, areq, &sent)) != CP_OK || sent)
 		goto out;
 	if ((rc = discover(req, lg, &idp, areq, 302, &sent)) != CP_OK || sent)
 		goto out;

@@ -27,6 +27,11 @@
 #define CP_MAX_CLIENT_ID    512     /* PROTOCOL.md 4.5 */
 #define CP_MAX_SCOPE        1024
 #define CP_MAX_STATE        1024    /* client's opaque state */
+/* Our sealed state as sent to the IdP.  It carries the client's request
+ * (state included, JSON-escaped) and comes back in a /callback query of
+ * at most CP_MAX_QUERY bytes beside the IdP's code and iss, so 512 bytes
+ * stay free for those.  /authorize refuses a request that would not fit. */
+#define CP_MAX_SEALED_STATE 3584
 
 /* JSON we produce or parse. */
 #define CP_MAX_JSON_DEPTH   16

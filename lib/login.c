@@ -11,6 +11,9 @@
 #include "oauth.h"
 #include "response.h"
 
+/* How sealed objects are serialised; cp_login_sealed_len must agree. */
+#define CP_LOGIN_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
 static struct cp_login login;
 static char *loaded_key_file;   /* what login.keys was read from */
 static char *opened_store;      /* what login.st was opened on */
@@ -90,11 +93,20 @@ cp_login_seal(struct cp_login *lg, enum cp_seal_purpose purpose,
 	const char *text;
 	size_t len = 0;
 
-	text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	text = json_object_to_json_string_length(obj, CP_LOGIN_JSON_FLAGS, &len);
 	if (text == NULL)
 		return CP_ERR_NOMEM;
 	return cp_seal(lg->keys, purpose, text, len, expires, out, id);
+}
+
+size_t
+cp_login_sealed_len(json_object *obj)
+{
+	size_t len = 0;
+
+	if (json_object_to_json_string_length(obj, CP_LOGIN_JSON_FLAGS, &len) == NULL)
+		return 0;
+	return cp_seal_text_len(len);
 }
 
 enum cp_status

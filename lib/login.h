@@ -48,6 +48,10 @@ enum cp_status cp_login_seal(struct cp_login *lg, enum cp_seal_purpose purpose,
     json_object *obj, time_t expires, struct cp_buf *out,
     uint8_t id[CP_SEAL_ID_LEN]);
 
+/* The length of the envelope cp_login_seal would make from obj; 0 when
+ * json-c cannot serialise it (out of memory). */
+size_t cp_login_sealed_len(json_object *obj);
+
 /* Opens an envelope sealed by cp_login_seal; *obj (caller puts) is a JSON
  * object.  cp_open's failures, plus CP_ERR_SYNTAX when the plaintext is
  * not a JSON object. */

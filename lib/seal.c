@@ -456,6 +456,13 @@ out:
 	return rc;
 }
 
+size_t
+cp_seal_text_len(size_t len)
+{
+	/* base64url without padding: 4 characters per 3 bytes, rounded up. */
+	return SEAL_PREFIX_LEN + ((SEAL_MIN_RAW + len) * 4 + 2) / 3;
+}
+
 enum cp_status
 cp_open(const struct cp_keys *keys, enum cp_seal_purpose purpose,
     const char *envelope, size_t len, time_t now, struct cp_buf *plain,

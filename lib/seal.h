@@ -68,6 +68,11 @@ enum cp_status cp_seal(const struct cp_keys *keys, enum cp_seal_purpose purpose,
     const void *plain, size_t len, time_t expires, struct cp_buf *out,
     uint8_t id[CP_SEAL_ID_LEN]);
 
+/* The length of the envelope text cp_seal makes from len bytes of
+ * plaintext, so a caller can refuse input whose envelope would not fit
+ * where it must travel before sealing anything. */
+size_t cp_seal_text_len(size_t len);
+
 /* Opens an envelope sealed for purpose; appends the plaintext to plain;
  * *id and *expires (each may be NULL) receive the envelope's id and
  * expiry.  CP_ERR_SYNTAX (not an envelope), CP_ERR_LIMIT (longer than any

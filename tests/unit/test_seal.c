@@ -391,6 +391,38 @@ test_envelopes(void)
 	cp_keys_free(other);
 }
 
+/* cp_seal_text_len predicts every envelope's length exactly, across the
+ * three base64 remainders, so callers can budget before sealing. */
+static void
+test_text_len(void)
+{
+	char k[64], text[80];
+	static char plain[3000];
+	struct cp_keys *keys;
+	struct cp_buf env;
+	size_t n, bad = 0;
+
+	key_b64(0x33, 32, k, sizeof(k));
+	snprintf(text, sizeof(text), "%s\n", k);
+	if ((keys = load_text("textlen", text, 0600)) == NULL) {
+		ok(0, "test key loads");
+		return;
+	}
+	memset(plain, 'x', sizeof(plain));
+	for (n = 0; n <= sizeof(plain); n += (n < 64 ? 1 : 997)) {
+		cp_buf_init(&env, 8192);
+		if (cp_seal(keys, CP_SEAL_AUTHZ_STATE, plain, n, time(NULL) + 60, &env,
+		    NULL) != CP_OK || env.len != cp_seal_text_len(n)) {
+			printf("# %zu bytes: envelope %zu, predicted %zu\n", n, env.len,
+			    cp_seal_text_len(n));
+			bad++;
+		}
+		cp_buf_free(&env);
+	}
+	is_int(bad, 0, "cp_seal_text_len equals the envelope length for 0-64 and larger plaintexts");
+	cp_keys_free(keys);
+}
+
 int
 main(void)
 {
@@ -403,6 +435,7 @@ main(void)
 	test_b64url();
 	test_key_files();
 	test_envelopes();
+	test_text_len();
 	{
 		unsigned char r1[16] = { 0 }, r2[16] = { 0 };
 		is_int(cp_random(r1, sizeof(r1)), CP_OK, "cp_random");
