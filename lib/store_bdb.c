@@ -118,25 +118,42 @@ expiry_of(DB *secondary, const DBT *pkey, const DBT *pdata, DBT *skey)
 	return 0;
 }
 
-/* Closes everything; panicked says another process ran recovery.  The
- * environment then refuses every call with DB_RUNRECOVERY before doing
- * anything, so the databases would stay registered and the
- * environment's memory leak with them.  DB_NOPANIC lets those closes go
- * through: they only touch this process's mapping of the old, replaced
- * region, and DB_NOSYNC keeps them from writing its pages back. */
+/*
+ * Handles of environments another process recovered.  Berkeley DB refuses
+ * every call on them with DB_RUNRECOVERY, so closing them frees only part
+ * of their memory; and forcing the closes through (DB_NOPANIC) can block
+ * for good on a mutex that the process whose death caused the recovery
+ * held.  So they are left as they are, never touched again, and kept
+ * reachable here: a bounded, deliberate cost of a few kilobytes and
+ * descriptors per recovery in a process's life.  Past the bound they are
+ * closed the old way, which leaks what Berkeley DB does not free.
+ * Nothing reads the array, so it is volatile: the compiler must not drop
+ * the stores that keep the handles reachable (to valgrind, say).
+ */
+static volatile struct abandoned {
+	DB_ENV *env;
+	DB *records;
+	DB *expiry;
+} abandoned[CP_BDB_MAX_ABANDONED];
+static size_t n_abandoned;
+
+/* Closes everything; panicked says another process ran recovery. */
 static void
 handles_close(struct cp_bdb *b, bool panicked)
 {
-	uint32_t flags = panicked ? DB_NOSYNC : 0;
-
-	if (b->env && panicked)
-		b->env->set_flags(b->env, DB_NOPANIC, 1);
-	if (b->expiry)
-		b->expiry->close(b->expiry, flags);
-	if (b->records)
-		b->records->close(b->records, flags);
-	if (b->env)
-		b->env->close(b->env, 0);
+	if (panicked && b->env != NULL && n_abandoned < CP_BDB_MAX_ABANDONED) {
+		abandoned[n_abandoned].env = b->env;
+		abandoned[n_abandoned].records = b->records;
+		abandoned[n_abandoned].expiry = b->expiry;
+		n_abandoned++;
+	} else {
+		if (b->expiry)
+			b->expiry->close(b->expiry, 0);
+		if (b->records)
+			b->records->close(b->records, 0);
+		if (b->env)
+			b->env->close(b->env, 0);
+	}
 	b->expiry = b->records = NULL;
 	b->env = NULL;
 }

@@ -34,6 +34,7 @@
 #define CP_BDB_MAX_LOCKS        20000
 #define CP_BDB_MAX_TXNS         1000        /* concurrent transactions, all processes */
 #define CP_BDB_MAX_MESSAGES     8           /* Berkeley DB error lines per operation */
+#define CP_BDB_MAX_ABANDONED    8           /* panicked environments kept, per process */
 
 struct cp_bdb;
 

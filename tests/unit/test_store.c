@@ -21,7 +21,7 @@
 #define RACERS      8
 #define RACE_ONCE   40      /* once-only keys every racer tries */
 #define RACE_TAKE   40      /* records every racer tries to take */
-#define CHILD_ALARM 30      /* seconds before a stuck child is killed */
+#define CHILD_ALARM 120     /* seconds before a stuck child is killed (valgrind on a busy 2-core machine is slow) */
 
 static char tmp[] = "/tmp/cimd-store-XXXXXX";
 
