@@ -199,7 +199,7 @@ port_free() {
 
 cmd_up() {
 	local B=$HERE/_build/demo D=$HERE/_demo as= user line
-	local si=$HERE/tests/standins standins=no idp= gw= docs= i
+	local si=$HERE/tests/standins standins=no idp= gw= agentcore= docs= i
 	packages || exit 1
 	npm_ci || exit 1
 	[ -x "$HERE/configure" ] || autoreconf -fi || exit 1
@@ -246,6 +246,7 @@ cmd_up() {
 		--agentcore-cert "$D/pki/server.pem" --agentcore-key "$D/pki/server.key" \
 		--return-url "http://127.0.0.1:$DEMO_PORT/sessionbinding/callback"; then
 		gw=${READY%% *}
+		agentcore=${READY#* }
 	fi
 	# The gateway stand-in's test credentials, for SigV4 to its AgentCore.
 	export AWS_ACCESS_KEY_ID=AKIDCIMDPROXYTEST AWS_SECRET_ACCESS_KEY=cimd-proxy-test-secret
@@ -298,6 +299,7 @@ cimd-proxy is running (lighttpd as $user; logs below).  Ctrl-C stops everything.
   IdP stand-in:             ${idp:-(not started)}
   client document:          ${docs:-(not started)}
   gateway stand-in:         ${gw:-(not started)}
+  AgentCore stand-in:       ${agentcore:-(not started)}${agentcore:+ (consent step returns to /sessionbinding/callback)}
   config: $D/etc/cimd-proxy.conf   CA: ${NODE_EXTRA_CA_CERTS:-(none)}
 
 EOF
