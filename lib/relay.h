@@ -1,11 +1,14 @@
 /*
  * The MCP Streamable HTTP relay (PROTOCOL.md 13): one request from the
  * web server to gateway_url and its answer back, both streamed.  The
- * request body is read from the web server as libcurl sends it; the
- * response status and headers are written before the first body byte,
- * and each body chunk is written and flushed as it arrives, so SSE events
- * reach the client when the gateway sends them.  Every chunk is also fed
- * to the URL-elicitation scanner (elicit.h) after it was forwarded.
+ * request body is read from the web server as libcurl sends it (a body
+ * of known length up to CP_RELAY_INLINE_BODY is read first and sent with
+ * the headers); the response status and headers are written before the
+ * first body byte, and each SSE chunk is written and flushed as it
+ * arrives, so events reach the client when the gateway sends them (a
+ * JSON answer is written as it arrives and flushed as libfcgi's buffer
+ * fills and at its end).  Every chunk is also fed to the URL-elicitation
+ * scanner (elicit.h) after it was forwarded.
  *
  * A relay holds one libcurl easy handle for the life of the process, so
  * consecutive requests reuse the upstream connection and TLS session.
@@ -28,6 +31,7 @@
 #include "status.h"
 
 #define CP_RELAY_MAX_BODY           1000000 /* request body; under FcgidMaxRequestLen */
+#define CP_RELAY_INLINE_BODY        16384   /* a body this small goes out with the headers */
 #define CP_RELAY_CONNECT_MS         5000    /* connecting to the gateway (502 after) */
 #define CP_RELAY_HEADERS_SECONDS    120     /* the gateway must start its answer (504 after) */
 #define CP_RELAY_IDLE_SECONDS       120     /* a pause inside a non-SSE body */
