@@ -25,6 +25,8 @@ static char *config_path;       /* the file config was loaded from */
  * The path can differ per request: Apache's PassEnv hands
  * CIMD_PROXY_CONF to FastCGI programs as a request parameter, not as
  * process environment, and one program may serve several vhosts.
+ * A failure is not logged here but by cp_endpoint_serve, once for each
+ * request it answers 500.
  */
 static bool
 config_use(const char *path)
@@ -40,8 +42,6 @@ config_use(const char *path)
 		snprintf(config_err, sizeof(config_err), "out of memory");
 	if (config_ok)
 		cp_log_set_level(config.log_level);
-	else
-		cp_log(CP_LOG_ERROR, "%s", config_err);
 	return config_ok;
 }
 
@@ -158,7 +158,11 @@ cp_endpoint_serve(const struct cp_endpoint *ep, struct cp_req *req)
 done:
 	if (!req->began)
 		cp_resp_oauth_error(req, 500, "server_error", "no response");
-	cp_req_flush(req);
+	/* Under FastCGI, FCGX_Finish_r sends what is still buffered together
+	 * with the end-of-request records: one write where a flush here
+	 * made two. */
+	if (req->fcgx == NULL)
+		cp_req_flush(req);
 	log_request(ep, req);
 }
 
