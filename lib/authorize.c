@@ -410,24 +410,6 @@ out:
 	return rc;
 }
 
-/* True when the request's browser cookie names the browser in areq. */
-static bool
-same_browser(struct cp_req *req, struct cp_login *lg, json_object *areq)
-{
-	uint8_t bid[CP_BROWSER_ID_LEN];
-	struct cp_buf text;
-	const char *bound = cp_login_str(areq, "browser");
-	bool same;
-
-	if (bound == NULL || cp_browser_get(req, lg, bid) != CP_OK)
-		return false;
-	cp_buf_init(&text, 64);
-	same = cp_browser_text(bid, &text) == CP_OK &&
-	    cp_secret_eq(text.data, text.len, bound, strlen(bound));
-	cp_buf_free(&text);
-	return same;
-}
-
 /* POST /authorize: the consent form's answer.  Every redirect is 303
  * (RFC 9700 4.12). */
 static enum cp_status
@@ -473,7 +455,7 @@ authorize_post(struct cp_req *req)
 	}
 	/* MCP-BP "Consent Cookie Security": the answer must come from the
 	 * browser the form was shown to. */
-	if (!same_browser(req, lg, areq)) {
+	if (!cp_browser_is(req, lg, CP_BROWSER_COOKIE, cp_login_str(areq, "browser"))) {
 		cp_log_security("consent form posted by a different browser (client %.200s)",
 		    cp_login_str(areq, "client_id"));
 		rc = page(req, 400, "Consent form from another browser",
@@ -630,7 +612,7 @@ cp_callback_handle(struct cp_req *req)
 		goto out;
 	}
 	/* MCP-BP "OAuth State Parameter Validation": bound to this browser. */
-	if (!same_browser(req, lg, st)) {
+	if (!cp_browser_is(req, lg, CP_BROWSER_COOKIE, cp_login_str(st, "browser"))) {
 		cp_log_security("callback state bound to another browser (client %.200s)",
 		    cp_login_str(st, "client_id"));
 		rc = page_callback(req, "This sign-in was started in a different browser "

@@ -12,23 +12,20 @@
 #define CP_MAX_CSP          1024
 
 enum cp_status
-cp_browser_get(struct cp_req *req, struct cp_login *lg,
+cp_browser_get(struct cp_req *req, struct cp_login *lg, const char *name,
     uint8_t id[CP_BROWSER_ID_LEN])
 {
 	struct cp_str v;
 	struct cp_buf plain;
-	char env[CP_MAX_COOKIE + 1];
 	enum cp_status rc;
 
-	rc = cp_cookie_get(cp_req_header(req, "Cookie"), CP_BROWSER_COOKIE, &v);
+	rc = cp_cookie_get(cp_req_header(req, "Cookie"), name, &v);
 	if (rc != CP_OK)
 		return rc;
-	if (v.len == 0 || v.len >= sizeof(env))
+	if (v.len == 0 || v.len > CP_MAX_COOKIE)
 		return CP_ERR_SYNTAX;
-	memcpy(env, v.ptr, v.len);
-	env[v.len] = '\0';
 	cp_buf_init(&plain, CP_BROWSER_ID_LEN);
-	rc = cp_open(lg->keys, CP_SEAL_BROWSER, env, v.len, time(NULL), &plain,
+	rc = cp_open(lg->keys, CP_SEAL_BROWSER, v.ptr, v.len, time(NULL), &plain,
 	    NULL, NULL);
 	if (rc == CP_OK && plain.len != CP_BROWSER_ID_LEN)
 		rc = CP_ERR_SYNTAX;
@@ -39,13 +36,51 @@ cp_browser_get(struct cp_req *req, struct cp_login *lg,
 }
 
 enum cp_status
-cp_browser_ensure(struct cp_req *req, struct cp_login *lg,
-    uint8_t id[CP_BROWSER_ID_LEN])
+cp_browser_set(struct cp_req *req, struct cp_login *lg, const char *name, int ttl,
+    const uint8_t id[CP_BROWSER_ID_LEN])
 {
 	struct cp_buf cookie;
 	enum cp_status rc;
 
-	rc = cp_browser_get(req, lg, id);
+	cp_buf_init(&cookie, CP_MAX_COOKIE);
+	rc = cp_buf_printf(&cookie, "%s=", name);
+	if (rc == CP_OK)
+		rc = cp_seal(lg->keys, CP_SEAL_BROWSER, id, CP_BROWSER_ID_LEN,
+		    time(NULL) + ttl, &cookie, NULL);
+	/* RFC 6265bis 4.1.3.2: __Host- needs Secure, Path=/ and no Domain. */
+	if (rc == CP_OK)
+		rc = cp_buf_printf(&cookie, "; Max-Age=%d; Path=/; Secure; HttpOnly; "
+		    "SameSite=Lax", ttl);
+	if (rc == CP_OK)
+		rc = cp_resp_header(req, "Set-Cookie", cp_buf_cstr(&cookie));
+	cp_buf_free(&cookie);
+	return rc;
+}
+
+bool
+cp_browser_is(struct cp_req *req, struct cp_login *lg, const char *name,
+    const char *bound)
+{
+	uint8_t bid[CP_BROWSER_ID_LEN];
+	struct cp_buf text;
+	bool same;
+
+	if (bound == NULL || cp_browser_get(req, lg, name, bid) != CP_OK)
+		return false;
+	cp_buf_init(&text, 64);
+	same = cp_browser_text(bid, &text) == CP_OK &&
+	    cp_secret_eq(text.data, text.len, bound, strlen(bound));
+	cp_buf_free(&text);
+	return same;
+}
+
+enum cp_status
+cp_browser_ensure(struct cp_req *req, struct cp_login *lg,
+    uint8_t id[CP_BROWSER_ID_LEN])
+{
+	enum cp_status rc;
+
+	rc = cp_browser_get(req, lg, CP_BROWSER_COOKIE, id);
 	if (rc == CP_OK || rc == CP_ERR_NOMEM)
 		return rc;
 	/* Absent, expired or not ours: start a new binding.  A tossed
@@ -53,19 +88,7 @@ cp_browser_ensure(struct cp_req *req, struct cp_login *lg,
 	 * Domain), so replacing it is safe. */
 	if ((rc = cp_random(id, CP_BROWSER_ID_LEN)) != CP_OK)
 		return rc;
-	cp_buf_init(&cookie, CP_MAX_COOKIE);
-	rc = cp_buf_adds(&cookie, CP_BROWSER_COOKIE "=");
-	if (rc == CP_OK)
-		rc = cp_seal(lg->keys, CP_SEAL_BROWSER, id, CP_BROWSER_ID_LEN,
-		    time(NULL) + CP_BROWSER_TTL, &cookie, NULL);
-	/* RFC 6265bis 4.1.3.2: __Host- needs Secure, Path=/ and no Domain. */
-	if (rc == CP_OK)
-		rc = cp_buf_printf(&cookie, "; Max-Age=%d; Path=/; Secure; HttpOnly; "
-		    "SameSite=Lax", CP_BROWSER_TTL);
-	if (rc == CP_OK)
-		rc = cp_resp_header(req, "Set-Cookie", cp_buf_cstr(&cookie));
-	cp_buf_free(&cookie);
-	return rc;
+	return cp_browser_set(req, lg, CP_BROWSER_COOKIE, CP_BROWSER_TTL, id);
 }
 
 enum cp_status

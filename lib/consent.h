@@ -18,12 +18,24 @@
 #define CP_BROWSER_COOKIE   "__Host-cimd-browser"
 #define CP_DOC_HASH_LEN     43      /* base64url of a SHA-256 */
 
-/* Reads the browser id from the request's __Host-cimd-browser cookie.
- * CP_ERR_NOT_FOUND when there is none, CP_ERR_DUPLICATE when it was sent
- * twice, CP_ERR_SYNTAX / CP_ERR_CRYPTO / CP_ERR_EXPIRED for a cookie we
- * did not seal or that ran out. */
+/* Reads the browser id from the request's cookie called name (a sealed
+ * CP_SEAL_BROWSER envelope).  CP_ERR_NOT_FOUND when there is none,
+ * CP_ERR_DUPLICATE when it was sent twice, CP_ERR_SYNTAX / CP_ERR_CRYPTO /
+ * CP_ERR_EXPIRED for a cookie we did not seal or that ran out. */
 enum cp_status cp_browser_get(struct cp_req *req, struct cp_login *lg,
-    uint8_t id[CP_BROWSER_ID_LEN]);
+    const char *name, uint8_t id[CP_BROWSER_ID_LEN]);
+
+/* Queues on req the cookie called name (a __Host- name) carrying id
+ * sealed for ttl seconds: Max-Age=ttl; Path=/; Secure; HttpOnly;
+ * SameSite=Lax (the IdP's redirect back is a top-level GET). */
+enum cp_status cp_browser_set(struct cp_req *req, struct cp_login *lg,
+    const char *name, int ttl, const uint8_t id[CP_BROWSER_ID_LEN]);
+
+/* True when the request's cookie called name holds the browser whose
+ * text form (cp_browser_text) is bound; compared in constant time.
+ * False when bound is NULL or the cookie is missing or not ours. */
+bool cp_browser_is(struct cp_req *req, struct cp_login *lg, const char *name,
+    const char *bound);
 
 /* The browser id for /authorize: the cookie's, or a new random one whose
  * sealed cookie (Secure; HttpOnly; SameSite=Lax; Path=/; no Domain;

@@ -208,3 +208,18 @@ cp_form_encode(struct cp_buf *b, const char *s, size_t len)
 	}
 	return rc;
 }
+
+enum cp_status
+cp_form_add(struct cp_buf *form, const char *name, const char *value)
+{
+	enum cp_status rc;
+
+	if (value == NULL)
+		return CP_OK;
+	if (form->len > 0 && (rc = cp_buf_addc(form, '&')) != CP_OK)
+		return rc;
+	if ((rc = cp_buf_adds(form, name)) != CP_OK ||
+	    (rc = cp_buf_addc(form, '=')) != CP_OK)
+		return rc;
+	return cp_form_encode(form, value, strlen(value));
+}

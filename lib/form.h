@@ -46,4 +46,8 @@ enum cp_status cp_cookie_get(const char *header, const char *name,
 /* Appends s percent-encoded for a query component (unreserved kept). */
 enum cp_status cp_form_encode(struct cp_buf *b, const char *s, size_t len);
 
+/* Appends "&name=value" to a form body (no '&' when it is empty), value
+ * encoded; a NULL value adds nothing.  name is sent as it is. */
+enum cp_status cp_form_add(struct cp_buf *form, const char *name, const char *value);
+
 #endif

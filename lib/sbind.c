@@ -116,18 +116,12 @@ out:
 void
 cp_sbind_user_hash(const char *user_id, char out[CP_SB_USER_HASH_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char d[32];
-	size_t i;
 
 	out[0] = '\0';
 	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, user_id, strlen(user_id), d) < 0)
 		return;
-	for (i = 0; i < CP_SB_USER_HASH_LEN / 2; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
-	}
-	out[CP_SB_USER_HASH_LEN] = '\0';
+	cp_hex(d, CP_SB_USER_HASH_LEN / 2, out);
 }
 
 int
@@ -216,55 +210,20 @@ log_uri(const char *session_uri)
 
 /* ---- /sessionbinding/callback ------------------------------------------ */
 
-/* The browser id of the __Host-cimd-sb cookie.  CP_ERR_NOT_FOUND when
- * absent; cp_open's failures for a cookie we did not seal. */
-static enum cp_status
-sb_cookie_get(struct cp_req *req, struct cp_login *lg, uint8_t id[CP_BROWSER_ID_LEN])
-{
-	struct cp_str v;
-	struct cp_buf plain;
-	enum cp_status rc;
-
-	rc = cp_cookie_get(cp_req_header(req, "Cookie"), CP_SB_COOKIE, &v);
-	if (rc != CP_OK)
-		return rc;
-	cp_buf_init(&plain, CP_BROWSER_ID_LEN);
-	rc = cp_open(lg->keys, CP_SEAL_BROWSER, v.ptr, v.len, time(NULL), &plain,
-	    NULL, NULL);
-	if (rc == CP_OK && plain.len != CP_BROWSER_ID_LEN)
-		rc = CP_ERR_SYNTAX;
-	if (rc == CP_OK)
-		memcpy(id, plain.data, CP_BROWSER_ID_LEN);
-	cp_buf_wipe_free(&plain);
-	return rc;
-}
-
 /* This browser's id (the cookie's, else a new one) with a fresh cookie
  * queued on req: Secure, HttpOnly, SameSite=Lax (the IdP's redirect back
  * is a top-level GET), Path=/, no Domain (RFC 6265bis 4.1.3.2). */
 static enum cp_status
 sb_cookie_set(struct cp_req *req, struct cp_login *lg, uint8_t id[CP_BROWSER_ID_LEN])
 {
-	struct cp_buf cookie;
 	enum cp_status rc;
 
-	rc = sb_cookie_get(req, lg, id);
+	rc = cp_browser_get(req, lg, CP_SB_COOKIE, id);
 	if (rc == CP_ERR_NOMEM)
 		return rc;
 	if (rc != CP_OK && (rc = cp_random(id, CP_BROWSER_ID_LEN)) != CP_OK)
 		return rc;
-	cp_buf_init(&cookie, CP_MAX_COOKIE);
-	rc = cp_buf_adds(&cookie, CP_SB_COOKIE "=");
-	if (rc == CP_OK)
-		rc = cp_seal(lg->keys, CP_SEAL_BROWSER, id, CP_BROWSER_ID_LEN,
-		    time(NULL) + CP_SB_STATE_TTL, &cookie, NULL);
-	if (rc == CP_OK)
-		rc = cp_buf_printf(&cookie, "; Path=/; Secure; HttpOnly; SameSite=Lax; "
-		    "Max-Age=%d", CP_SB_STATE_TTL);
-	if (rc == CP_OK)
-		rc = cp_resp_header(req, "Set-Cookie", cp_buf_cstr(&cookie));
-	cp_buf_free(&cookie);
-	return rc;
+	return cp_browser_set(req, lg, CP_SB_COOKIE, CP_SB_STATE_TTL, id);
 }
 
 /* n random bytes as base64url text into dst (a verifier or nonce). */
@@ -474,57 +433,6 @@ out:
 
 /* ---- /sessionbinding/okta-callback -------------------------------------- */
 
-/* True when the request's __Host-cimd-sb cookie names the browser the
- * state was bound to. */
-static bool
-same_browser(struct cp_req *req, struct cp_login *lg, json_object *st)
-{
-	uint8_t bid[CP_BROWSER_ID_LEN];
-	struct cp_buf text;
-	const char *bound = cp_login_str(st, "browser");
-	bool same;
-
-	if (bound == NULL || sb_cookie_get(req, lg, bid) != CP_OK)
-		return false;
-	cp_buf_init(&text, 64);
-	same = cp_browser_text(bid, &text) == CP_OK &&
-	    cp_secret_eq(text.data, text.len, bound, strlen(bound));
-	cp_buf_free(&text);
-	return same;
-}
-
-/* Appends "&name=value" (value encoded) to a form body. */
-static enum cp_status
-form_add(struct cp_buf *form, const char *name, const char *value)
-{
-	enum cp_status rc;
-
-	if (form->len > 0 && (rc = cp_buf_addc(form, '&')) != CP_OK)
-		return rc;
-	if ((rc = cp_buf_adds(form, name)) != CP_OK || (rc = cp_buf_addc(form, '=')) != CP_OK)
-		return rc;
-	return cp_form_encode(form, value, strlen(value));
-}
-
-/* A JSON object body, or NULL. */
-static json_object *
-json_body(const struct cp_http_response *resp)
-{
-	json_tokener *tok = json_tokener_new_ex(CP_MAX_JSON_DEPTH);
-	json_object *o = NULL;
-
-	if (tok == NULL)
-		return NULL;
-	o = json_tokener_parse_ex(tok, cp_buf_cstr(&resp->body), (int)resp->body.len);
-	if (o != NULL && (!json_object_is_type(o, json_type_object) ||
-	    json_tokener_get_parse_end(tok) != resp->body.len)) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
 /*
  * Exchanges code (RFC 6749 4.1.3, RFC 7636 4.5: the same redirect_uri and
  * the stored verifier) and verifies the ID token (OIDC Core 3.1.3.7: iss,
@@ -563,11 +471,11 @@ id_token_sub(struct cp_req *req, struct cp_login *lg, const struct cp_sbind_tx *
 	}
 	if ((rc = cp_buf_printf(&redirect_uri, "%s" CP_SB_IDP_CALLBACK_PATH,
 	    cfg->public_url)) != CP_OK ||
-	    (rc = form_add(&form, "grant_type", "authorization_code")) != CP_OK ||
-	    (rc = form_add(&form, "code", code)) != CP_OK ||
-	    (rc = form_add(&form, "redirect_uri", cp_buf_cstr(&redirect_uri))) != CP_OK ||
-	    (rc = form_add(&form, "client_id", cfg->idp_client_id)) != CP_OK ||
-	    (rc = form_add(&form, "code_verifier", tx->verifier)) != CP_OK)
+	    (rc = cp_form_add(&form, "grant_type", "authorization_code")) != CP_OK ||
+	    (rc = cp_form_add(&form, "code", code)) != CP_OK ||
+	    (rc = cp_form_add(&form, "redirect_uri", cp_buf_cstr(&redirect_uri))) != CP_OK ||
+	    (rc = cp_form_add(&form, "client_id", cfg->idp_client_id)) != CP_OK ||
+	    (rc = cp_form_add(&form, "code_verifier", tx->verifier)) != CP_OK)
 		goto out;
 	rc = cp_idp_token(cfg, &idp, cp_buf_cstr(&form), form.len, &resp);
 	if (rc != CP_OK) {
@@ -575,7 +483,8 @@ id_token_sub(struct cp_req *req, struct cp_login *lg, const struct cp_sbind_tx *
 		why = "The identity provider is unreachable. " RETRY;
 		goto fail;
 	}
-	body = json_body(&resp);
+	if (cp_json_parse_object(cp_buf_cstr(&resp.body), resp.body.len, &body) != CP_OK)
+		body = NULL;
 	if (resp.status != 200 || body == NULL ||
 	    (id_token = cp_login_str(body, "id_token")) == NULL) {
 		cp_log(CP_LOG_ERROR, "IdP token endpoint answered HTTP %ld%s%s", resp.status,
@@ -795,7 +704,7 @@ cp_sbind_idp_callback(struct cp_req *req)
 		goto out;
 	}
 	/* MCP-BP "OAuth State Parameter Validation": bound to this browser. */
-	if (!same_browser(req, lg, st)) {
+	if (!cp_browser_is(req, lg, CP_SB_COOKIE, cp_login_str(st, "browser"))) {
 		cp_log_security("session-binding state presented by another browser");
 		rc = page_bad_state(req, "This sign-in was started in a different browser. "
 		    "Open the link again in this browser.");

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "form.h"
+#include "jsonparse.h"
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
@@ -82,22 +83,6 @@ fail_client_auth(struct cp_req *req)
 	    "send no client secret or Authorization header");
 }
 
-/* Appends "&name=value" (no '&' when form is empty), value encoded. */
-static enum cp_status
-form_add(struct cp_buf *form, const char *name, const char *value)
-{
-	enum cp_status rc;
-
-	if (value == NULL)
-		return CP_OK;
-	if (form->len > 0 && (rc = cp_buf_addc(form, '&')) != CP_OK)
-		return rc;
-	if ((rc = cp_buf_adds(form, name)) != CP_OK ||
-	    (rc = cp_buf_addc(form, '=')) != CP_OK)
-		return rc;
-	return cp_form_encode(form, value, strlen(value));
-}
-
 /*
  * Builds our success answer from the IdP's (RFC 6749 5.1): the access
  * token and its metadata pass through, the refresh token is replaced by
@@ -160,25 +145,6 @@ out:
 	return rc;
 }
 
-/* Parses a JSON object body of the IdP; NULL when it is not one. */
-static json_object *
-parse_body(const struct cp_http_response *resp)
-{
-	json_tokener *tok = json_tokener_new_ex(CP_MAX_JSON_DEPTH);
-	json_object *o = NULL;
-
-	if (tok == NULL)
-		return NULL;
-	o = json_tokener_parse_ex(tok, cp_buf_cstr(&resp->body), (int)resp->body.len);
-	if (o != NULL && (!json_object_is_type(o, json_type_object) ||
-	    json_tokener_get_parse_end(tok) != resp->body.len)) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
 /*
  * POSTs form to the IdP token endpoint once (a refresh grant must never
  * be retried: Okta rotates refresh tokens and treats reuse as theft) and
@@ -214,7 +180,8 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 		rc = fail(req, 502, "server_error", "the identity provider is unreachable");
 		goto out;
 	}
-	body = parse_body(&resp);
+	if (cp_json_parse_object(cp_buf_cstr(&resp.body), resp.body.len, &body) != CP_OK)
+		body = NULL;
 	if (resp.status == 200 && body != NULL) {
 		rc = answer_tokens(req, lg, client_id, grant, body);
 		goto out;
@@ -339,11 +306,11 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		goto out;
 	}
 	snprintf(callback, sizeof(callback), "%s/callback", lg->cfg->public_url);
-	if ((rc = form_add(&form, "grant_type", "authorization_code")) != CP_OK ||
-	    (rc = form_add(&form, "code", cp_login_str(env, "idp_code"))) != CP_OK ||
-	    (rc = form_add(&form, "redirect_uri", callback)) != CP_OK ||
-	    (rc = form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
-	    (rc = form_add(&form, "code_verifier", verifier)) != CP_OK)
+	if ((rc = cp_form_add(&form, "grant_type", "authorization_code")) != CP_OK ||
+	    (rc = cp_form_add(&form, "code", cp_login_str(env, "idp_code"))) != CP_OK ||
+	    (rc = cp_form_add(&form, "redirect_uri", callback)) != CP_OK ||
+	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
+	    (rc = cp_form_add(&form, "code_verifier", verifier)) != CP_OK)
 		goto out;
 	rc = forward(req, lg, client_id, grant, &form);
 out:
@@ -398,10 +365,10 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		rc = fail(req, 400, "invalid_scope", "a requested scope is not offered by this server");
 		goto out;
 	}
-	if ((rc = form_add(&form, "grant_type", "refresh_token")) != CP_OK ||
-	    (rc = form_add(&form, "refresh_token", cp_login_str(env, "idp_rt"))) != CP_OK ||
-	    (rc = form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
-	    (rc = form_add(&form, "scope", scope)) != CP_OK)
+	if ((rc = cp_form_add(&form, "grant_type", "refresh_token")) != CP_OK ||
+	    (rc = cp_form_add(&form, "refresh_token", cp_login_str(env, "idp_rt"))) != CP_OK ||
+	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
+	    (rc = cp_form_add(&form, "scope", scope)) != CP_OK)
 		goto out;
 	rc = forward(req, lg, client_id, grant, &form);
 out:
