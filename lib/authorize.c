@@ -575,7 +575,7 @@ cp_callback_handle(struct cp_req *req)
 	struct cp_idp idp;
 	struct cp_buf desc;
 	json_object *st = NULL;
-	const char *state, *code, *error, *iss;
+	const char *state, *code, *error, *bad;
 	uint8_t id[CP_SEAL_ID_LEN];
 	time_t expires;
 	bool sent;
@@ -643,21 +643,8 @@ cp_callback_handle(struct cp_req *req)
 		goto out;
 	}
 	/* RFC 9207 2.4: mix-up defence. */
-	iss = cp_form_get(&f, "iss");
-	if ((iss != NULL && strcmp(iss, idp.issuer) != 0) ||
-	    (iss == NULL && idp.iss_parameter_supported)) {
-		cp_log_security("callback iss %s the IdP's issuer",
-		    iss ? "differs from" : "missing although advertised by");
-		rc = page_callback(req, "The answer did not come from the expected identity "
-		    "provider (iss mismatch).");
-		goto out;
-	}
-	code = cp_form_get(&f, "code");
-	error = cp_form_get(&f, "error");
-	if ((code == NULL) == (error == NULL)) {
-		rc = page_callback(req, code ? "The identity provider's answer carries both a "
-		    "code and an error." : "The identity provider's answer carries neither a "
-		    "code nor an error.");
+	if ((bad = cp_login_idp_answer(&idp, &f, "callback", &code, &error)) != NULL) {
+		rc = page_callback(req, bad);
 		goto out;
 	}
 	if ((rc = recheck_client(req, lg, st, &sent)) != CP_OK || sent)

@@ -85,6 +85,28 @@ cp_login_idp(struct cp_login *lg, struct cp_idp *idp)
 	return cp_idp_discover(lg->cfg, lg->st, idp);
 }
 
+const char *
+cp_login_idp_answer(const struct cp_idp *idp, const struct cp_form *f,
+    const char *where, const char **code, const char **error)
+{
+	const char *iss = cp_form_get(f, "iss");
+
+	*code = cp_form_get(f, "code");
+	*error = cp_form_get(f, "error");
+	if ((iss != NULL && strcmp(iss, idp->issuer) != 0) ||
+	    (iss == NULL && idp->iss_parameter_supported)) {
+		cp_log_security("%s: iss %s the IdP's issuer", where,
+		    iss ? "differs from" : "missing although advertised by");
+		return "The answer did not come from the expected identity provider "
+		    "(iss mismatch).";
+	}
+	if (*code != NULL && *error != NULL)
+		return "The identity provider's answer carries both a code and an error.";
+	if (*code == NULL && *error == NULL)
+		return "The identity provider's answer carries neither a code nor an error.";
+	return NULL;
+}
+
 enum cp_status
 cp_login_seal(struct cp_login *lg, enum cp_seal_purpose purpose,
     json_object *obj, time_t expires, struct cp_buf *out,

@@ -91,6 +91,15 @@ enum cp_status cp_login_redirect_error(struct cp_req *req, int status,
     const char *redirect_uri, const char *error, const char *description,
     const char *state);
 
+/* The IdP's answer at one of our redirect URIs (RFC 6749 4.1.2), read
+ * from f: iss as RFC 9207 2.4 asks (equal to the IdP's issuer when
+ * present, required when the IdP advertises the parameter; a mismatch is
+ * security-logged naming where), then exactly one of code and error.
+ * NULL when acceptable, with *code or *error set (the other NULL);
+ * otherwise a sentence for the user saying what was wrong. */
+const char *cp_login_idp_answer(const struct cp_idp *idp, const struct cp_form *f,
+    const char *where, const char **code, const char **error);
+
 /* The string member key of obj, or NULL when absent or not a string. */
 const char *cp_login_str(json_object *obj, const char *key);
 

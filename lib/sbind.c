@@ -199,6 +199,25 @@ page_gone(struct cp_req *req, const char *why)
 	return page(req, 410, "This link has expired", why, NULL);
 }
 
+/* The IdP's discovery document into idp.  Otherwise sends the error page
+ * (503 store, 502 unreachable), sets *sent and returns how sending went. */
+static enum cp_status
+idp_or_page(struct cp_req *req, struct cp_login *lg, struct cp_idp *idp, bool *sent)
+{
+	enum cp_status rc = cp_login_idp(lg, idp);
+
+	*sent = rc != CP_OK;
+	if (rc == CP_ERR_STORE)
+		return page_store(req);
+	if (rc != CP_OK) {
+		cp_log(CP_LOG_ERROR, "IdP discovery failed: %s", cp_status_str(rc));
+		return page(req, 502, "Connecting could not be completed",
+		    "The identity provider is unreachable. Try the link again in a minute.",
+		    NULL);
+	}
+	return CP_OK;
+}
+
 /* Short, log-safe form of a session URI (a page never shows it). */
 static const char *
 log_uri(const char *session_uri)
@@ -271,6 +290,7 @@ to_idp(struct cp_req *req, struct cp_login *lg, const char *session_uri, int att
 	uint8_t bid[CP_BROWSER_ID_LEN], id[CP_SEAL_ID_LEN];
 	json_object *st = NULL;
 	time_t expires = time(NULL) + CP_SB_STATE_TTL;
+	bool sent;
 	enum cp_status rc;
 
 	memset(&tx, 0, sizeof(tx));
@@ -281,18 +301,8 @@ to_idp(struct cp_req *req, struct cp_login *lg, const char *session_uri, int att
 	cp_buf_init(&challenge, CP_PKCE_CHALLENGE_LEN);
 	cp_buf_init(&browser, 64);
 	cp_buf_init(&redirect_uri, CP_MAX_URL + sizeof(CP_SB_IDP_CALLBACK_PATH));
-	rc = cp_login_idp(lg, &idp);
-	if (rc == CP_ERR_STORE) {
-		rc = page_store(req);
+	if ((rc = idp_or_page(req, lg, &idp, &sent)) != CP_OK || sent)
 		goto out;
-	}
-	if (rc != CP_OK) {
-		cp_log(CP_LOG_ERROR, "IdP discovery failed: %s", cp_status_str(rc));
-		rc = page(req, 502, "Connecting could not be completed",
-		    "The identity provider is unreachable. Try the link again in a minute.",
-		    NULL);
-		goto out;
-	}
 	if (strlen(session_uri) >= sizeof(tx.session_uri)) {
 		rc = CP_ERR_INTERNAL;
 		goto out;
@@ -441,11 +451,10 @@ out:
  * page was sent and *sub is NULL.
  */
 static enum cp_status
-id_token_sub(struct cp_req *req, struct cp_login *lg, const struct cp_sbind_tx *tx,
-    const char *code, char **sub)
+id_token_sub(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
+    const struct cp_sbind_tx *tx, const char *code, char **sub)
 {
 	const struct cp_config *cfg = lg->cfg;
-	struct cp_idp idp;
 	struct cp_http_response resp;
 	struct cp_jwt_expect expect;
 	struct cp_buf form, redirect_uri;
@@ -454,21 +463,10 @@ id_token_sub(struct cp_req *req, struct cp_login *lg, const struct cp_sbind_tx *
 	enum cp_status rc;
 
 	*sub = NULL;
-	memset(&idp, 0, sizeof(idp));
 	memset(&resp, 0, sizeof(resp));
 	cp_buf_init(&resp.body, CP_HTTP_MAX_BODY);
 	cp_buf_init(&form, CP_SB_MAX_IDP_FORM);
 	cp_buf_init(&redirect_uri, CP_MAX_URL + sizeof(CP_SB_IDP_CALLBACK_PATH));
-	rc = cp_login_idp(lg, &idp);
-	if (rc == CP_ERR_STORE) {
-		rc = page_store(req);
-		goto out;
-	}
-	if (rc != CP_OK) {
-		cp_log(CP_LOG_ERROR, "IdP discovery failed: %s", cp_status_str(rc));
-		why = "The identity provider is unreachable. " RETRY;
-		goto fail;
-	}
 	if ((rc = cp_buf_printf(&redirect_uri, "%s" CP_SB_IDP_CALLBACK_PATH,
 	    cfg->public_url)) != CP_OK ||
 	    (rc = cp_form_add(&form, "grant_type", "authorization_code")) != CP_OK ||
@@ -477,7 +475,7 @@ id_token_sub(struct cp_req *req, struct cp_login *lg, const struct cp_sbind_tx *
 	    (rc = cp_form_add(&form, "client_id", cfg->idp_client_id)) != CP_OK ||
 	    (rc = cp_form_add(&form, "code_verifier", tx->verifier)) != CP_OK)
 		goto out;
-	rc = cp_idp_token(cfg, &idp, cp_buf_cstr(&form), form.len, &resp);
+	rc = cp_idp_token(cfg, idp, cp_buf_cstr(&form), form.len, &resp);
 	if (rc != CP_OK) {
 		cp_log(CP_LOG_ERROR, "IdP token endpoint failed: %s", cp_status_str(rc));
 		why = "The identity provider is unreachable. " RETRY;
@@ -498,7 +496,7 @@ id_token_sub(struct cp_req *req, struct cp_login *lg, const struct cp_sbind_tx *
 	expect.issuer = cfg->idp_issuer;
 	expect.audience = cfg->idp_client_id;
 	expect.nonce = tx->nonce;
-	rc = cp_jwt_verify(cfg, lg->st, &idp, id_token, strlen(id_token), &expect, &claims);
+	rc = cp_jwt_verify(cfg, lg->st, idp, id_token, strlen(id_token), &expect, &claims);
 	if (rc != CP_OK) {
 		cp_log(CP_LOG_WARN, "session %.*s: ID token refused: %s", CP_SB_LOG_URI,
 		    log_uri(tx->session_uri), cp_status_str(rc));
@@ -519,7 +517,6 @@ fail:
 out:
 	json_object_put(body);
 	json_object_put(claims);
-	cp_idp_free(&idp);
 	cp_buf_wipe_free(&resp.body);
 	cp_buf_wipe_free(&form);
 	cp_buf_free(&redirect_uri);
@@ -674,15 +671,18 @@ cp_sbind_idp_callback(struct cp_req *req)
 	struct cp_form f;
 	struct cp_login *lg;
 	struct cp_sbind_tx tx;
+	struct cp_idp idp;
 	struct cp_buf record;
 	json_object *st = NULL;
-	const char *state, *code, *error, *iss;
+	const char *state, *code, *error, *bad;
 	uint8_t id[CP_SEAL_ID_LEN];
 	char *sub = NULL;
+	bool sent;
 	enum cp_status rc;
 
 	memset(&f, 0, sizeof(f));
 	memset(&tx, 0, sizeof(tx));
+	memset(&idp, 0, sizeof(idp));
 	cp_buf_init(&record, CP_SB_MAX_TX);
 	if (req->cfg->binding == CP_BINDING_OFF)
 		return cp_resp_not_found(req);
@@ -710,12 +710,13 @@ cp_sbind_idp_callback(struct cp_req *req)
 		    "Open the link again in this browser.");
 		goto out;
 	}
-	/* RFC 9207 2.4: mix-up defence, when the IdP names itself. */
-	iss = cp_form_get(&f, "iss");
-	if (iss != NULL && strcmp(iss, lg->cfg->idp_issuer) != 0) {
-		cp_log_security("session-binding callback iss differs from the IdP's issuer");
-		rc = page_bad_state(req, "The answer did not come from the expected identity "
-		    "provider (iss mismatch).");
+	/* RFC 9207 2.4: mix-up defence; checked before the record is taken,
+	 * so a forged answer cannot spend the user's transaction. */
+	if ((rc = idp_or_page(req, lg, &idp, &sent)) != CP_OK || sent)
+		goto out;
+	if ((bad = cp_login_idp_answer(&idp, &f, "session-binding callback", &code,
+	    &error)) != NULL) {
+		rc = page_bad_state(req, bad);
 		goto out;
 	}
 	/* Once only: the record is taken (read and deleted atomically). */
@@ -734,24 +735,17 @@ cp_sbind_idp_callback(struct cp_req *req)
 		rc = page_bad_state(req, "This sign-in answer was already used. " RETRY);
 		goto out;
 	}
-	code = cp_form_get(&f, "code");
-	error = cp_form_get(&f, "error");
-	if ((code == NULL) == (error == NULL)) {
-		rc = page_bad_state(req, code ? "The identity provider's answer carries both a "
-		    "code and an error." : "The identity provider's answer carries neither a "
-		    "code nor an error.");
-		goto out;
-	}
 	if (error != NULL) {
 		rc = idp_error(req, lg, &tx, error);
 		goto out;
 	}
-	if ((rc = id_token_sub(req, lg, &tx, code, &sub)) != CP_OK || sub == NULL)
+	if ((rc = id_token_sub(req, lg, &idp, &tx, code, &sub)) != CP_OK || sub == NULL)
 		goto out;
 	rc = finish(req, lg, tx.session_uri, sub);
 out:
 	free(sub);
 	json_object_put(st);
+	cp_idp_free(&idp);
 	cp_buf_wipe_free(&record);
 	memset(&tx, 0, sizeof(tx));
 	cp_form_free(&f);
