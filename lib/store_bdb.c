@@ -385,8 +385,9 @@ op_get(struct cp_bdb *b, DB_TXN *txn, struct op *o)
 	return ret;
 }
 
-/* Read, check and delete under one write lock: of two racing takers the
- * second blocks until the first commits, then finds nothing. */
+/* Read, check and delete under one write lock (take, and del, which
+ * drops what it read): of two racing takers the second blocks until the
+ * first commits, then finds nothing. */
 static int
 op_take(struct cp_bdb *b, DB_TXN *txn, struct op *o)
 {
@@ -435,22 +436,6 @@ op_once(struct cp_bdb *b, DB_TXN *txn, struct op *o)
 	if (ret != 0 && ret != DB_NOTFOUND)
 		return ret;
 	return write_record(b, txn, o);
-}
-
-static int
-op_del(struct cp_bdb *b, DB_TXN *txn, struct op *o)
-{
-	int ret = read_record(b, txn, o, DB_RMW);
-
-	if (ret == DB_NOTFOUND) {
-		o->rc = CP_ERR_NOT_FOUND;
-		return 0;
-	}
-	if (ret != 0 || (ret = b->records->del(b->records, txn, &o->key, 0)) != 0)
-		return ret;
-	if (o->out_expires <= o->now)
-		o->rc = CP_ERR_NOT_FOUND;
-	return 0;
 }
 
 /* Deletes up to o->batch records expired at o->now, oldest first,
@@ -650,7 +635,7 @@ cp_bdb_del(struct cp_bdb *b, int ns, const void *key, size_t klen)
 	enum cp_status rc;
 
 	op_init(&o, ns, key, klen);
-	rc = run(b, "del", op_del, &o);
+	rc = run(b, "del", op_take, &o);
 	out_free(&o);
 	return rc;
 }
