@@ -227,6 +227,9 @@ cmd_up() {
 		standins=yes
 		sh "$HERE/tests/pki.sh" "$D/pki" >/dev/null || exit 1
 		export NODE_EXTRA_CA_CERTS=$D/pki/ca.pem
+		# A HOME for headless Chromium that trusts the demo CA (README).
+		(T=$D CA=$D/pki/ca.pem; . "$HERE/tests/lib.sh"; chromium_home) ||
+			say "certutil missing: headless Chromium will not trust the demo CA"
 	fi
 	if [ $standins = yes ] && [ -f "$si/idp.mjs" ] &&
 	    standin idp --port "$DEMO_IDP_PORT" --cert "$D/pki/server.pem" --key "$D/pki/server.key" \

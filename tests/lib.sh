@@ -34,3 +34,37 @@ tap_done() {
 	echo "1..$TAP_N"
 	[ "$TAP_FAILED" -eq 0 ]
 }
+
+# standin NAME SCRIPT ARGS...: starts the node stand-in
+# tests/standins/SCRIPT (its output in $T/NAME.out and $T/NAME.err),
+# waits up to 15 s for its `ready URL` line, sets ${NAME}_url (that URL)
+# and ${NAME}_pid.
+standin() {
+	local name=$1 script=$2 i url
+	shift 2
+	timeout 900 node "$top_srcdir/tests/standins/$script" "$@" \
+		>"$T/$name.out" 2>"$T/$name.err" &
+	eval "${name}_pid=$!"
+	for i in $(seq 150); do
+		url=$(sed -n 's/^ready \([^ ]*\).*/\1/p' "$T/$name.out" 2>/dev/null)
+		if [ -n "$url" ]; then
+			eval "${name}_url=$url"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "# $name did not start:"; sed 's/^/#   /' "$T/$name.err"
+	return 1
+}
+
+# chromium_home: $T/chromium-home, a HOME for Chromium whose NSS database
+# trusts the test CA ($CA) for TLS servers, so no browser test switches a
+# certificate check off; made once; fails without certutil.
+chromium_home() {
+	local db=$T/chromium-home/.pki/nssdb
+	[ -f "$db/cert9.db" ] && return 0
+	command -v certutil >/dev/null || return 1
+	mkdir -p "$db" &&
+		certutil -N -d "sql:$db" --empty-password &&
+		certutil -A -d "sql:$db" -n cimd-proxy-test-ca -t C,, -i "$CA"
+}

@@ -66,26 +66,9 @@ binding_prereqs() {
 	if [ "${1:-}" = chromium ]; then
 		[ -x /usr/bin/chromium ] || skip_all "Debian chromium is not installed"
 		[ -d "$SI/node_modules/playwright-core" ] || skip_all "playwright-core is not installed"
+		command -v certutil >/dev/null ||
+			skip_all "certutil (libnss3-tools) is not installed, so Chromium cannot trust the test CA"
 	fi
-}
-
-# standin NAME SCRIPT ARGS...: a node stand-in; waits for its `ready`
-# line, sets ${NAME}_url (its first URL) and ${NAME}_pid.
-standin() {
-	local name=$1 script=$2 i url
-	shift 2
-	timeout 600 node "$SI/$script" "$@" >"$T/$name.out" 2>"$T/$name.err" &
-	eval "${name}_pid=$!"
-	for i in $(seq 150); do
-		url=$(sed -n 's/^ready \([^ ]*\).*/\1/p' "$T/$name.out" 2>/dev/null)
-		if [ -n "$url" ]; then
-			eval "${name}_url=$url"
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "# $name did not start:"; sed 's/^/#   /' "$T/$name.err"
-	return 1
 }
 
 binding_stop_standins() {

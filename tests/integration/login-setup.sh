@@ -39,26 +39,6 @@ login_prereqs() {
 		skip_all "stand-ins not installed (npm ci in tests/standins)"
 }
 
-# standin NAME SCRIPT ARGS...: starts a node stand-in, waits for its
-# `ready URL` line, sets ${NAME}_url and ${NAME}_pid.
-standin() {
-	local name=$1 script=$2 i url
-	shift 2
-	timeout 600 node "$top_srcdir/tests/standins/$script" "$@" \
-		>"$T/$name.out" 2>"$T/$name.err" &
-	eval "${name}_pid=$!"
-	for i in $(seq 100); do
-		url=$(sed -n 's/^ready \([^ ]*\).*/\1/p' "$T/$name.out" 2>/dev/null)
-		if [ -n "$url" ]; then
-			eval "${name}_url=$url"
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "# $name did not start:"; sed 's/^/#   /' "$T/$name.err"
-	return 1
-}
-
 login_stop_standins() {
 	[ -n "${idp_pid:-}" ] && kill "$idp_pid" 2>/dev/null
 	[ -n "${dochost_pid:-}" ] && kill "$dochost_pid" 2>/dev/null
@@ -209,17 +189,6 @@ login() {
 	idp_follow "$(hdr Location)" || return 1
 	req GET "$back" -H "Cookie: $cookie"
 	code_url=$(hdr Location)
-}
-
-# chromium_home: a HOME for Chromium whose NSS database trusts our CA for
-# TLS servers, made once; fails without certutil.
-chromium_home() {
-	local db=$T/chromium-home/.pki/nssdb
-	[ -f "$db/cert9.db" ] && return 0
-	command -v certutil >/dev/null || return 1
-	mkdir -p "$db" &&
-		certutil -N -d "sql:$db" --empty-password &&
-		certutil -A -d "sql:$db" -n cimd-proxy-test-ca -t C,, -i "$CA"
 }
 
 # sdk_flow NAME BASE: the MCP SDK client, login and refresh.

@@ -21,6 +21,10 @@
 // hops are the main frame's navigation responses in order, origin and path
 // only (no query: codes and states stay out of logs).  ok = a final page
 // was reached; the caller asserts its status.  Exit 0 when ok, else 1.
+//
+// Certificates are checked: run it with a HOME whose NSS database trusts
+// the test CA (tests/lib.sh chromium_home), as the IdP and AgentCore
+// stand-ins serve HTTPS.
 import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
@@ -50,10 +54,10 @@ const out = { ok: false, status: null, path: null, hops: [], idp_login: false, f
 const browser = await chromium.launch({
   executablePath: opt.chromium,
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--no-first-run', '--ignore-certificate-errors'],
+    '--no-first-run'],
 });
 try {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const context = await browser.newContext();
   // The IdP's pages @import web fonts that never load offline.
   await context.route(/fonts\.(googleapis|gstatic)\.com/, (r) => r.abort());
   context.setDefaultTimeout(timeout);
