@@ -8,6 +8,7 @@
 
 #include "agentcore.h"
 #include "elicit.h"
+#include "http.h"
 #include "limits.h"
 #include "log.h"
 
@@ -52,6 +53,15 @@ cp_aws_creds_get(char **envp, struct cp_aws_creds *creds, const char **missing)
 		    !present(id) ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY";
 		return CP_ERR_CONFIG;
 	}
+	/* Checked here, before a binding is spent on a call that could
+	 * not be signed (a key pasted with a trailing space or CR). */
+	*missing = !cp_http_visible(id, CP_HTTP_MAX_CREDENTIAL) ? "AWS_ACCESS_KEY_ID" :
+	    !cp_http_visible(secret, CP_HTTP_MAX_CREDENTIAL) ? "AWS_SECRET_ACCESS_KEY" :
+	    present(env_in(src, "AWS_SESSION_TOKEN")) &&
+	    !cp_http_visible(env_in(src, "AWS_SESSION_TOKEN"), CP_HTTP_MAX_SESSION_TOKEN) ?
+	    "AWS_SESSION_TOKEN" : NULL;
+	if (*missing != NULL)
+		return CP_ERR_CONFIG;
 	creds->access_key_id = id;
 	creds->secret_access_key = secret;
 	if (present(env_in(src, "AWS_SESSION_TOKEN")))

@@ -40,8 +40,9 @@ struct cp_aws_creds {
  * request's CGI variables envp (Apache PassEnv / SetEnv hand them to a
  * FastCGI program per request, not as process environment; envp may be
  * NULL).  All three come from the same place.  CP_ERR_CONFIG when the
- * key id or the secret is missing, empty or not visible ASCII; *missing
- * then names the variable(s) for the operator's log line.
+ * key id or the secret is missing or empty, or one of the three is not
+ * visible ASCII (http.h cp_http_visible); *missing then names the
+ * variable(s) for the operator's log line.
  */
 enum cp_status cp_aws_creds_get(char **envp, struct cp_aws_creds *creds,
     const char **missing);

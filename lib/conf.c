@@ -454,7 +454,7 @@ build(struct parse *p, struct raw *r, struct cp_config *cfg)
 	if (cfg->binding == CP_BINDING_AGENTCORE && cfg->agentcore_endpoint == NULL) {
 		if (cfg->agentcore_region == NULL) {
 			rc = fail(p, "agentcore_region", "is required when binding = agentcore "
-			    "(set it, set agentcore_endpoint, or set binding = off)");
+			    "(it names the SigV4 region and the default endpoint; or set binding = off)");
 			goto out;
 		}
 		cfg->agentcore_endpoint = join("https://bedrock-agentcore.",

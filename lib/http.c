@@ -130,8 +130,8 @@ struct request {
 
 /* True when s is 1..max visible ASCII bytes: what a credential must be
  * before it goes into a header or libcurl's signer. */
-static bool
-visible(const char *s, size_t max)
+bool
+cp_http_visible(const char *s, size_t max)
 {
 	size_t i;
 
@@ -153,12 +153,12 @@ sign(CURL *c, const struct cp_http_sigv4 *sig, struct curl_slist **hdrs,
 	enum cp_status rc;
 	CURLcode cc = CURLE_OK;
 
-	if (!visible(sig->region, CP_HTTP_MAX_CREDENTIAL) ||
-	    !visible(sig->service, CP_HTTP_MAX_CREDENTIAL) ||
-	    !visible(sig->access_key_id, CP_HTTP_MAX_CREDENTIAL) ||
-	    !visible(sig->secret_access_key, CP_HTTP_MAX_CREDENTIAL) ||
+	if (!cp_http_visible(sig->region, CP_HTTP_MAX_CREDENTIAL) ||
+	    !cp_http_visible(sig->service, CP_HTTP_MAX_CREDENTIAL) ||
+	    !cp_http_visible(sig->access_key_id, CP_HTTP_MAX_CREDENTIAL) ||
+	    !cp_http_visible(sig->secret_access_key, CP_HTTP_MAX_CREDENTIAL) ||
 	    (sig->session_token != NULL &&
-	    !visible(sig->session_token, CP_HTTP_MAX_SESSION_TOKEN)) ||
+	    !cp_http_visible(sig->session_token, CP_HTTP_MAX_SESSION_TOKEN)) ||
 	    strchr(sig->region, ':') != NULL || strchr(sig->service, ':') != NULL)
 		return CP_ERR_INVALID;
 	if ((rc = cp_buf_printf(provider, "aws:amz:%s:%s", sig->region,

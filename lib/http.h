@@ -6,6 +6,7 @@
 #ifndef CP_HTTP_H
 #define CP_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -18,6 +19,10 @@
 #define CP_HTTP_MAX_CREDENTIAL  256     /* AWS key id, secret, region, service */
 #define CP_HTTP_MAX_SESSION_TOKEN 8192  /* STS session tokens run to ~2 KB */
 #define CP_HTTP_MAX_SIGNED_BODY (512 * 1024)   /* below libcurl's 1 MB Expect threshold */
+
+/* True when s is 1 to max bytes of visible ASCII (0x21-0x7e): what a
+ * SigV4 credential, region or service may be. */
+bool cp_http_visible(const char *s, size_t max);
 
 struct cp_http_response {
 	long status;

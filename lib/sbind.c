@@ -127,8 +127,10 @@ cp_sbind_user_hash(const char *user_id, char out[CP_SB_USER_HASH_LEN + 1])
 int
 cp_sbind_agentcore_page(enum cp_status rc, long http_status)
 {
-	if (rc == CP_ERR_TIMEOUT || rc == CP_ERR_FETCH)
+	if (rc == CP_ERR_TIMEOUT)
 		return 504;
+	if (rc == CP_ERR_FETCH)
+		return 502;
 	if (rc != CP_OK)
 		return 500;
 	if (http_status == 200)
@@ -544,8 +546,9 @@ complete(struct cp_req *req, struct cp_login *lg, const struct cp_aws_creds *cre
 	if (rc != CP_OK) {
 		cp_log(CP_LOG_ERROR, "session %.*s: AgentCore CompleteResourceTokenAuth: %s",
 		    CP_SB_LOG_URI, log_uri(session_uri), cp_status_str(rc));
-		return page(req, status, "Connecting could not be completed", status == 504 ?
-		    "AgentCore did not answer in time. " RETRY :
+		return page(req, status, "Connecting could not be completed",
+		    rc == CP_ERR_TIMEOUT ? "AgentCore did not answer in time. " RETRY :
+		    rc == CP_ERR_FETCH ? "AgentCore could not be reached. " RETRY :
 		    "This server could not call AgentCore. " RETRY, NULL);
 	}
 	cp_log(CP_LOG_ERROR, "session %.*s: AgentCore CompleteResourceTokenAuth answered "
@@ -599,8 +602,9 @@ finish(struct cp_req *req, struct cp_login *lg, const char *session_uri, const c
 		goto out;
 	}
 	if (cp_aws_creds_get(req->envp, &creds, &missing) != CP_OK) {
-		cp_log(CP_LOG_ERROR, "AWS credentials missing: set %s in the programs' "
-		    "environment (README: session binding)", missing);
+		cp_log(CP_LOG_ERROR, "AWS credentials unusable: %s missing, empty or not "
+		    "visible ASCII; set it in the programs' environment (README: session "
+		    "binding)", missing);
 		rc = page(req, 500, "Connecting is not configured", "This server has no AWS "
 		    "credentials to complete the connection. Tell its operator.", NULL);
 		goto out;

@@ -68,9 +68,9 @@ enum cp_status cp_sbind_tx_decode(const char *s, size_t len, struct cp_sbind_tx 
 void cp_sbind_user_hash(const char *user_id, char out[CP_SB_USER_HASH_LEN + 1]);
 
 /* The page status for an AgentCore call that ended with rc and, when rc
- * is CP_OK, HTTP status: 200 -> 200; 429 -> 503; timeout or unreachable
- * -> 504; any other answer (403, 400, 5xx, ...) -> 502; anything else
- * (bad credential, our bug) -> 500. */
+ * is CP_OK, HTTP status: 200 -> 200; 429 -> 503; timeout -> 504;
+ * unreachable (connect or TLS failure) and any other answer (403, 400,
+ * 5xx, ...) -> 502; anything else (bad credential, our bug) -> 500. */
 int cp_sbind_agentcore_page(enum cp_status rc, long http_status);
 
 /* Appends the body of a session-binding page: text as a paragraph and,

@@ -31,6 +31,13 @@
 #define VERIFIER "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 #define NONCE "n-0S6_WzA2Mj"
 #define KEYS "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+/* An IdP nobody answers for, whose discovery document is in the store,
+ * so the handlers get as far as the IdP's token endpoint. */
+#define ISSUER "http://127.0.0.1:1/oauth2/default"
+#define ISS_PARAM "&iss=http%%3A%%2F%%2F127.0.0.1%%3A1%%2Foauth2%%2Fdefault"
+#define DISCOVERY "{\"issuer\":\"" ISSUER "\",\"authorization_endpoint\":\"" ISSUER \
+    "/v1/authorize\",\"token_endpoint\":\"" ISSUER "/v1/token\",\"jwks_uri\":\"" ISSUER \
+    "/v1/keys\",\"authorization_response_iss_parameter_supported\":true}"
 
 static char out[65536];
 
@@ -205,7 +212,7 @@ test_helpers(void)
 		{ CP_OK, 200, 200 }, { CP_OK, 403, 502 }, { CP_OK, 400, 502 },
 		{ CP_OK, 401, 502 }, { CP_OK, 404, 502 }, { CP_OK, 500, 502 },
 		{ CP_OK, 503, 502 }, { CP_OK, 429, 503 }, { CP_OK, 204, 502 },
-		{ CP_ERR_TIMEOUT, 0, 504 }, { CP_ERR_FETCH, 0, 504 },
+		{ CP_ERR_TIMEOUT, 0, 504 }, { CP_ERR_FETCH, 0, 502 },
 		{ CP_ERR_INVALID, 0, 500 }, { CP_ERR_DENIED, 0, 500 },
 	};
 	size_t i;
@@ -315,7 +322,7 @@ test_idp_callback(const struct cp_config *cfg, const struct cp_config *off, stru
 	is_int(serve(cfg, cp_sbind_idp_callback, cp_buf_cstr(&uri), cp_buf_cstr(&cookie)), 400,
 	    "iss of another issuer: 400");
 	cp_buf_reset(&uri);
-	cp_buf_printf(&uri, "/sessionbinding/okta-callback?state=%s&error=%%3Cscript%%3Ex",
+	cp_buf_printf(&uri, "/sessionbinding/okta-callback?state=%s&error=%%3Cscript%%3Ex" ISS_PARAM,
 	    cp_buf_cstr(&state));
 	is_int(serve(cfg, cp_sbind_idp_callback, cp_buf_cstr(&uri), cp_buf_cstr(&cookie)), 400,
 	    "the IdP's error=<script>x: 400 page");
@@ -324,12 +331,11 @@ test_idp_callback(const struct cp_config *cfg, const struct cp_config *off, stru
 	    "the same state again: 400");
 	ok(has("already used"), "  (its record was taken)");
 
-	/* Attempt 2's login_required is final; attempt 1's restarts, which
-	 * needs the IdP (unreachable here: 502). */
+	/* Attempt 2's login_required is final; attempt 1's restarts. */
 	cp_buf_reset(&state);
 	make_state(lg, alice, 2, true, &state);
 	cp_buf_reset(&uri);
-	cp_buf_printf(&uri, "/sessionbinding/okta-callback?state=%s&error=login_required",
+	cp_buf_printf(&uri, "/sessionbinding/okta-callback?state=%s&error=login_required" ISS_PARAM,
 	    cp_buf_cstr(&state));
 	is_int(serve(cfg, cp_sbind_idp_callback, cp_buf_cstr(&uri), cp_buf_cstr(&cookie)), 400,
 	    "login_required on attempt 2: 400 page");
@@ -337,35 +343,44 @@ test_idp_callback(const struct cp_config *cfg, const struct cp_config *off, stru
 	cp_buf_reset(&state);
 	make_state(lg, alice, 1, true, &state);
 	cp_buf_reset(&uri);
-	cp_buf_printf(&uri, "/sessionbinding/okta-callback?state=%s&error=interaction_required",
-	    cp_buf_cstr(&state));
-	is_int(serve(cfg, cp_sbind_idp_callback, cp_buf_cstr(&uri), cp_buf_cstr(&cookie)), 502,
-	    "interaction_required on attempt 1 goes back to the IdP (unreachable: 502)");
+	cp_buf_printf(&uri, "/sessionbinding/okta-callback?state=%s&error=interaction_required"
+	    ISS_PARAM, cp_buf_cstr(&state));
+	is_int(serve(cfg, cp_sbind_idp_callback, cp_buf_cstr(&uri), cp_buf_cstr(&cookie)), 302,
+	    "interaction_required on attempt 1 goes back to the IdP");
+	ok(has(ISSUER "/v1/authorize?") && !has("prompt=none"), "  for an interactive login");
 	cp_buf_reset(&state);
 	make_state(lg, alice, 1, true, &state);
 	cp_buf_reset(&uri);
 	cp_buf_printf(&uri, "/sessionbinding/okta-callback?state=%s&error=access_denied",
 	    cp_buf_cstr(&state));
 	is_int(serve(cfg, cp_sbind_idp_callback, cp_buf_cstr(&uri), cp_buf_cstr(&cookie)), 400,
+	    "no iss although the IdP advertises it (RFC 9207 2.4): 400");
+	ok(has("iss mismatch"), "  saying so");
+	cp_buf_reset(&uri);
+	cp_buf_printf(&uri, "/sessionbinding/okta-callback?state=%s&error=access_denied" ISS_PARAM,
+	    cp_buf_cstr(&state));
+	is_int(serve(cfg, cp_sbind_idp_callback, cp_buf_cstr(&uri), cp_buf_cstr(&cookie)), 400,
 	    "access_denied on attempt 1: 400 page, no retry");
 	cp_buf_reset(&state);
 	make_state(lg, alice, 1, true, &state);
 	cp_buf_reset(&uri);
-	cp_buf_printf(&uri, "/sessionbinding/okta-callback?state=%s", cp_buf_cstr(&state));
+	cp_buf_printf(&uri, "/sessionbinding/okta-callback?state=%s" ISS_PARAM, cp_buf_cstr(&state));
 	is_int(serve(cfg, cp_sbind_idp_callback, cp_buf_cstr(&uri), cp_buf_cstr(&cookie)), 400,
 	    "neither code nor error: 400");
 	cp_buf_reset(&state);
 	make_state(lg, alice, 1, false, &state);
 	cp_buf_reset(&uri);
-	cp_buf_printf(&uri, "/sessionbinding/okta-callback?code=x&state=%s", cp_buf_cstr(&state));
+	cp_buf_printf(&uri, "/sessionbinding/okta-callback?code=x&state=%s" ISS_PARAM,
+	    cp_buf_cstr(&state));
 	is_int(serve(cfg, cp_sbind_idp_callback, cp_buf_cstr(&uri), cp_buf_cstr(&cookie)), 400,
 	    "a state whose record is gone: 400");
 	cp_buf_reset(&state);
 	make_state(lg, alice, 1, true, &state);
 	cp_buf_reset(&uri);
-	cp_buf_printf(&uri, "/sessionbinding/okta-callback?code=x&state=%s", cp_buf_cstr(&state));
+	cp_buf_printf(&uri, "/sessionbinding/okta-callback?code=x&state=%s" ISS_PARAM,
+	    cp_buf_cstr(&state));
 	is_int(serve(cfg, cp_sbind_idp_callback, cp_buf_cstr(&uri), cp_buf_cstr(&cookie)), 502,
-	    "a good state and code with the IdP unreachable: 502");
+	    "a good state and code with the IdP's token endpoint unreachable: 502");
 
 	cp_buf_free(&state);
 	cp_buf_free(&cookie);
@@ -401,7 +416,7 @@ main(void)
 	close(fd);
 	/* An IdP nobody answers for: the handlers stop where they need it. */
 	snprintf(text, sizeof(text), "public_url = https://proxy.example\n"
-	    "idp_issuer = http://127.0.0.1:1/oauth2/default\nidp_client_id = cid\n"
+	    "idp_issuer = " ISSUER "\nidp_client_id = cid\n"
 	    "gateway_url = https://gw.example/mcp\nkey_file = %s\nstore = bdb:%s\n"
 	    "agentcore_region = us-east-1\nlog_level = error\n", keyfile, dir);
 	is_int(cp_conf_parse("t.conf", text, strlen(text), &cfg, err, sizeof(err)), CP_OK,
@@ -411,6 +426,10 @@ main(void)
 	    "binding = off config parsed");
 	cp_log_set_level(CP_LOG_ERROR);
 	is_int(cp_login_get(&cfg, &lg), CP_OK, "keys and store");
+	if (lg != NULL)
+		is_int(cp_store_put(lg->st, CP_NS_IDP, "discovery " ISSUER,
+		    strlen("discovery " ISSUER), DISCOVERY, strlen(DISCOVERY),
+		    time(NULL) + 3600), CP_OK, "the IdP's discovery document cached");
 	if (lg != NULL) {
 		test_callback(&cfg, &off, lg);
 		test_idp_callback(&cfg, &off, lg);
