@@ -283,6 +283,15 @@ export function startAgentCore(state, cfg) {
         res.end('{"message":"Method Not Allowed"}');
         return finish({ status: 405 });
       }
+      // The signature and the body are checked first, as AWS does, so a
+      // call that meets an injected fault was still a well-formed one.
+      const sig = verifySigV4(req, raw, cfg);
+      if (!sig.ok) {
+        entry.sigv4_detail = sig.detail;
+        return finish(awsError(res, sig.status, sig.type, sig.message));
+      }
+      const val = validateBody(raw, req.headers['content-type']);
+      if (!val.ok) return finish(awsError(res, 400, 'ValidationException', val.message, { reason: 'FieldValidationFailed', fieldList: val.fieldList }));
       // fault switches
       const f = state.faults[0];
       if (f) {
@@ -301,15 +310,9 @@ export function startAgentCore(state, cfg) {
         if (f.status === 404) return finish(awsError(res, 404, 'ResourceNotFoundException', 'Resource not found'));
         if (f.status === 401) return finish(awsError(res, 401, 'UnauthorizedException', 'JWT bearer token is invalid or not found'));
         if (f.status === 403) return finish(awsError(res, 403, 'AccessDeniedException', 'Invalid or expired session'));
+        if (f.status === 400) return finish(awsError(res, 400, 'ValidationException', 'Injected validation failure'));
         if (f.status) return finish(awsError(res, f.status, 'InternalServerException', 'Injected failure'));
       }
-      const sig = verifySigV4(req, raw, cfg);
-      if (!sig.ok) {
-        entry.sigv4_detail = sig.detail;
-        return finish(awsError(res, sig.status, sig.type, sig.message));
-      }
-      const val = validateBody(raw, req.headers['content-type']);
-      if (!val.ok) return finish(awsError(res, 400, 'ValidationException', val.message, { reason: 'FieldValidationFailed', fieldList: val.fieldList }));
       const { sessionUri, userIdentifier } = val.body;
       const p = state.pending.get(sessionUri);
       let reason = null;
