@@ -117,6 +117,10 @@ cp_bearer_verify(const struct cp_config *cfg, struct cp_store *st,
 	    (*claims = cache_get(digest, now)) != NULL)
 		return CP_OK;
 	memset(&idp, 0, sizeof(idp));
+	/* A token no key could make good (garbage, alg none or HMAC) is
+	 * refused as such even while the IdP is unreachable. */
+	if ((rc = cp_jwt_check_form(token.ptr, token.len)) != CP_OK)
+		goto out;
 	if ((rc = cp_idp_discover(cfg, st, &idp)) != CP_OK) {
 		/* Whatever is wrong with the IdP, the token was not judged. */
 		cp_log(CP_LOG_ERROR, "IdP discovery failed: %s", cp_status_str(rc));

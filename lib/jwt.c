@@ -530,6 +530,17 @@ out:
 }
 
 enum cp_status
+cp_jwt_check_form(const char *token, size_t len)
+{
+	struct jws j;
+	enum cp_status rc = jws_parse(token, len, &j);
+
+	if (rc == CP_OK)
+		jws_free(&j);
+	return rc;
+}
+
+enum cp_status
 cp_jwt_verify_jwks(json_object *jwks, const char *token, size_t len,
     const struct cp_jwt_expect *expect, json_object **claims)
 {

@@ -42,6 +42,11 @@ enum cp_status cp_jwt_verify(const struct cp_config *cfg, struct cp_store *st,
     const struct cp_idp *idp, const char *token, size_t len,
     const struct cp_jwt_expect *expect, json_object **claims);
 
+/* The checks that need no key: the token's form and its protected header
+ * (alg on the allowlist, no crit).  cp_jwt_verify's CP_ERR_SYNTAX,
+ * CP_ERR_DUPLICATE, CP_ERR_LIMIT and CP_ERR_INVALID, or CP_OK. */
+enum cp_status cp_jwt_check_form(const char *token, size_t len);
+
 /* The same check against a JWKS given directly (tests, fuzzing). */
 enum cp_status cp_jwt_verify_jwks(json_object *jwks, const char *token,
     size_t len, const struct cp_jwt_expect *expect, json_object **claims);
