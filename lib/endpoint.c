@@ -75,6 +75,8 @@ method_allowed(const char *allow, const char *method)
 	size_t n = strlen(method);
 	const char *p = allow;
 
+	if (n == 0)
+		return false;
 	while ((p = strstr(p, method)) != NULL) {
 		if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
 			return true;

@@ -6,6 +6,7 @@
 #define CP_LIMITS_H
 
 /* Request side (from the web server). */
+#define CP_MAX_METHOD       16      /* REQUEST_METHOD */
 #define CP_MAX_URI          4096    /* REQUEST_URI, whole */
 #define CP_MAX_QUERY        4096    /* QUERY_STRING */
 #define CP_MAX_FORM         16384   /* urlencoded POST body */

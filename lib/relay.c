@@ -116,13 +116,6 @@ printable(const char *p, size_t n)
 	return true;
 }
 
-/* RFC 9110 section 5.6.2 tchar. */
-static bool
-tchar(unsigned char c)
-{
-	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 bool
 cp_relay_response_header_passed(const char *name, size_t len)
 {
@@ -251,12 +244,12 @@ cp_relay_challenge(const char *v, const char *prm_url, struct cp_buf *out)
 			i = j;
 			continue;
 		}
-		if (!tchar(c)) {
+		if (!cp_tchar(c)) {
 			rc = cp_buf_addc(out, (char)c);
 			i++;
 			continue;
 		}
-		for (j = i; tchar((unsigned char)v[j]); j++)
+		for (j = i; cp_tchar((unsigned char)v[j]); j++)
 			;
 		for (k = j; v[k] == ' ' || v[k] == '\t'; k++)
 			;
@@ -275,7 +268,7 @@ cp_relay_challenge(const char *v, const char *prm_url, struct cp_buf *out)
 				if ((k = quoted(v, k, NULL, &rc)) == 0)
 					return CP_ERR_SYNTAX;
 			} else
-				while (tchar((unsigned char)v[k]) || v[k] == '/' || v[k] == ':')
+				while (cp_tchar((unsigned char)v[k]) || v[k] == '/' || v[k] == ':')
 					k++;
 			rc = cp_buf_printf(out, "resource_metadata=\"%s\"", prm_url);
 			found = true;
@@ -471,7 +464,7 @@ header_line(struct transfer *t, const char *p, size_t len)
 	/* Informational blocks (103 Early Hints) are not passed on. */
 	if (t->status >= 100 && t->status < 200)
 		return true;
-	if ((colon = memchr(p, ':', len)) == NULL || colon == p || !tchar((unsigned char)p[0])) {
+	if ((colon = memchr(p, ':', len)) == NULL || colon == p || !cp_tchar((unsigned char)p[0])) {
 		cp_log(CP_LOG_WARN, "gateway sent a malformed header line; dropped");
 		return true;
 	}

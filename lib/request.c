@@ -78,6 +78,24 @@ cp_req_header_bad(const struct cp_req *req, const char *name)
 	return v && !header_ok(v);
 }
 
+bool
+cp_tchar(unsigned char c)
+{
+	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* RFC 9110 section 9.1: a method is a token (1*tchar). */
+static bool
+method_ok(const char *m)
+{
+	size_t i;
+
+	for (i = 0; m[i] != '\0'; i++)
+		if (i == CP_MAX_METHOD || !cp_tchar((unsigned char)m[i]))
+			return false;
+	return i > 0;
+}
+
 enum cp_status
 cp_req_init(struct cp_req *req, FCGX_Request *fcgx, char **envp,
     const struct cp_config *cfg)
@@ -95,7 +113,7 @@ cp_req_init(struct cp_req *req, FCGX_Request *fcgx, char **envp,
 	req->method = cp_req_env(req, "REQUEST_METHOD");
 	req->path = CP_STR("-");
 	req->query = "";
-	if (req->method == NULL || strlen(req->method) > 16)
+	if (req->method == NULL || !method_ok(req->method))
 		return CP_ERR_SYNTAX;
 	req->head = strcmp(req->method, "HEAD") == 0;
 	uri = cp_req_env(req, "REQUEST_URI");

@@ -42,9 +42,13 @@ struct cp_req {
 	struct timespec started;
 };
 
+/* True for an RFC 9110 section 5.6.2 tchar (the bytes of a token). */
+bool cp_tchar(unsigned char c);
+
 /* Sets req up for the current request.  fcgx NULL means plain CGI (envp
  * = environ).  CP_ERR_SYNTAX or CP_ERR_LIMIT: REQUEST_URI or the method
- * is missing, too long or holds bytes we refuse. */
+ * is missing, too long or holds bytes we refuse (a method must be a
+ * token of at most CP_MAX_METHOD bytes). */
 enum cp_status cp_req_init(struct cp_req *req, FCGX_Request *fcgx, char **envp,
     const struct cp_config *cfg);
 void cp_req_free(struct cp_req *req);
