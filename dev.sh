@@ -21,7 +21,8 @@ cd "$HERE" || exit 1
 PACKAGES="build-essential libfcgi-dev libcurl4-gnutls-dev libgnutls28-dev nettle-dev
 	libjson-c-dev libdb-dev db5.3-util autoconf automake libtool pkg-config apache2
 	libapache2-mod-fcgid lighttpd spawn-fcgi wrk check gnutls-bin chromium
-	nginx-light valgrind clang jq curl libfcgi-bin lighttpd-mod-openssl libnss3-tools"
+	nginx-light valgrind clang jq curl libfcgi-bin lighttpd-mod-openssl libnss3-tools
+	iproute2 python3 openssl"
 JOBS=$(nproc 2>/dev/null || echo 2)
 DEMO_PORT=8080
 DEMO_IDP_PORT=9100
@@ -127,8 +128,9 @@ vg_logs() {
 
 cmd_test() {
 	local B=$HERE/_build L=$HERE/_build/logs vg
-	packages || exit 1
-	npm_ci || exit 1
+	# Even a run that cannot start ends with the summary line CI reads.
+	packages || { say "installing packages failed"; FAILED=1; final; exit 1; }
+	npm_ci || { say "npm ci failed"; FAILED=1; final; exit 1; }
 	mkdir -p "$L"
 	step autoreconf "$L/autoreconf.log" autoreconf -fi || { final; exit 1; }
 
