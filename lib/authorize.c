@@ -469,8 +469,8 @@ authorize_post(struct cp_req *req)
 		goto out;
 	}
 	if (lg->cfg->consent == CP_CONSENT_REMEMBER &&
-	    cp_consent_remember(lg, cp_login_str(areq, "browser"),
-	    cp_login_str(areq, "client_id"), cp_login_str(areq, "doc_hash")) != CP_OK)
+	    cp_consent_remember(req, lg, cp_login_str(areq, "client_id"),
+	    cp_login_str(areq, "doc_hash")) != CP_OK)
 		cp_log(CP_LOG_WARN, "could not remember consent; the page will show again");
 	if ((rc = discover(req, lg, &idp, areq, 303, &sent)) != CP_OK || sent)
 		goto out;

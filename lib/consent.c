@@ -129,17 +129,26 @@ cp_consent_remembered(struct cp_login *lg, const char *browser,
 }
 
 enum cp_status
-cp_consent_remember(struct cp_login *lg, const char *browser,
+cp_consent_remember(struct cp_req *req, struct cp_login *lg,
     const char *client_id, const char *doc_hash)
 {
-	struct cp_buf key;
+	uint8_t bid[CP_BROWSER_ID_LEN];
+	struct cp_buf browser, key;
 	enum cp_status rc;
 
+	cp_buf_init(&browser, 64);
 	cp_buf_init(&key, CP_STORE_MAX_KEY);
-	rc = consent_key(browser, client_id, &key);
-	if (rc == CP_OK)
-		rc = cp_store_put(lg->st, CP_NS_CONSENT, key.data, key.len,
-		    doc_hash, strlen(doc_hash), time(NULL) + CP_CONSENT_TTL);
+	if ((rc = cp_browser_get(req, lg, CP_BROWSER_COOKIE, bid)) != CP_OK ||
+	    (rc = cp_browser_text(bid, &browser)) != CP_OK ||
+	    (rc = consent_key(cp_buf_cstr(&browser), client_id, &key)) != CP_OK ||
+	    (rc = cp_store_put(lg->st, CP_NS_CONSENT, key.data, key.len,
+	    doc_hash, strlen(doc_hash), time(NULL) + CP_CONSENT_TTL)) != CP_OK)
+		goto out;
+	/* The record is found through the cookie, so the cookie must live
+	 * as long as the newest record: the same browser id, sealed anew. */
+	rc = cp_browser_set(req, lg, CP_BROWSER_COOKIE, CP_BROWSER_TTL, bid);
+out:
+	cp_buf_free(&browser);
 	cp_buf_free(&key);
 	return rc;
 }

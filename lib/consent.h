@@ -37,9 +37,10 @@ enum cp_status cp_browser_set(struct cp_req *req, struct cp_login *lg,
 bool cp_browser_is(struct cp_req *req, struct cp_login *lg, const char *name,
     const char *bound);
 
-/* The browser id for /authorize: the cookie's, or a new random one whose
- * sealed cookie (Secure; HttpOnly; SameSite=Lax; Path=/; no Domain;
- * 30 days) is queued on req. */
+/* The browser id for /authorize: the cookie's (a valid cookie is left as
+ * it is; cp_consent_remember renews it), or a new random one whose sealed
+ * cookie (Secure; HttpOnly; SameSite=Lax; Path=/; no Domain; 30 days) is
+ * queued on req. */
 enum cp_status cp_browser_ensure(struct cp_req *req, struct cp_login *lg,
     uint8_t id[CP_BROWSER_ID_LEN]);
 
@@ -52,8 +53,13 @@ enum cp_status cp_browser_text(const uint8_t id[CP_BROWSER_ID_LEN], struct cp_bu
 bool cp_consent_remembered(struct cp_login *lg, const char *browser,
     const char *client_id, const char *doc_hash);
 
-/* Records that approval.  CP_ERR_STORE when it could not be saved. */
-enum cp_status cp_consent_remember(struct cp_login *lg, const char *browser,
+/* Records that the browser of the request's cookie (the caller checked
+ * it is the consent form's, cp_browser_is) approved client_id with the
+ * document hash doc_hash, for CP_CONSENT_TTL, and queues on req that
+ * browser's cookie again, same id, for CP_BROWSER_TTL: a record never
+ * outlives the cookie that finds it.  CP_ERR_STORE when the record could
+ * not be saved (no cookie is then sent), cp_browser_get's failures. */
+enum cp_status cp_consent_remember(struct cp_req *req, struct cp_login *lg,
     const char *client_id, const char *doc_hash);
 
 /* What the consent page shows; every string comes from the client (or

@@ -6,7 +6,13 @@
 #   login_setup [CONF-LINE]...   start everything; sets IDP, DOCS, LT, AP
 #                                (the two proxies' origins), CA and T
 #                                (scratch); with LOGIN_TLS=1 the proxies
-#                                serve HTTPS (servers.sh srv_tls)
+#                                serve HTTPS (servers.sh srv_tls); DOCDIR
+#                                is the host's own copy of tests/docs, read
+#                                on every request, for a test to edit
+#   login_stop                   stop both proxies
+#   login_start [CONF-LINE]...   start them again with those lines set
+#                                (replacing the keys' earlier values), the
+#                                same keys and store, on new ports
 #   req METHOD URL [CURL-ARGS]   one request: $code, headers $T/h, body $T/b
 #   hdr NAME                     a header of the last response
 #   qparam URL NAME              a query parameter of URL, decoded
@@ -46,7 +52,7 @@ login_stop_standins() {
 }
 
 login_setup() {
-	local idp_port conf_lt conf_ap d
+	local idp_port d
 	srv_init
 	trap 'login_stop_standins; srv_cleanup' EXIT
 	T=$SRV_ROOT/t
@@ -55,29 +61,50 @@ login_setup() {
 	chmod 755 "$SRV_ROOT/pki"
 	CA=$SRV_ROOT/pki/ca.pem
 	if [ -n "${LOGIN_TLS:-}" ]; then srv_tls "$SRV_ROOT/pki" || return 1; fi
+	DOCDIR=$T/docs
+	cp -R "$top_srcdir/tests/docs" "$DOCDIR" || return 1
+	chmod -R u+w "$DOCDIR"
 	standin dochost dochost.mjs --cert "$SRV_ROOT/pki/server.pem" \
-		--key "$SRV_ROOT/pki/server.key" || return 1
+		--key "$SRV_ROOT/pki/server.key" --docs "$DOCDIR" || return 1
 	DOCS=$dochost_url
 	idp_port=$(srv_free_port) || return 1
 	IDP=https://127.0.0.1:$idp_port
 	for d in lt ap; do
-		eval "conf_$d=\$(srv_config $d \"\$@\" \
-			\"tls_ca_file = $SRV_ROOT/pki/ca.pem\" \
-			\"fetch_allow_private = 127.0.0.1/32\" \
-			\"client_allow = $DOCS/\")" || return 1
+		srv_config $d "$@" "tls_ca_file = $SRV_ROOT/pki/ca.pem" \
+			"fetch_allow_private = 127.0.0.1/32" "client_allow = $DOCS/" >/dev/null || return 1
 		# srv_config's IdP is a placeholder: point it at ours.
-		eval "sed -i 's|^idp_issuer = .*|idp_issuer = $IDP|' \"\$(dirname \"\$conf_$d\")/template\""
+		sed -i "s|^idp_issuer = .*|idp_issuer = $IDP|" "$SRV_ROOT/conf-$d/template"
 	done
-	srv_lighttpd lt "$conf_lt" || return 1
-	srv_apache_fcgid ap "$conf_ap" || return 1
-	LT=$(srv_scheme)://127.0.0.1:$lt_port
-	AP=$(srv_scheme)://127.0.0.1:$ap_port
+	login_start || return 1
 	standin idp idp.mjs --port "$idp_port" --cert "$SRV_ROOT/pki/server.pem" \
 		--key "$SRV_ROOT/pki/server.key" \
 		--redirect-uri "$LT/callback" --redirect-uri "$AP/callback" \
 		--record "$T/idp.jsonl" || return 1
 	export NODE_EXTRA_CA_CERTS=$CA
 	pkce
+}
+
+login_stop() {
+	srv_signal lt
+	srv_signal ap
+	srv_reap lt
+	srv_reap ap
+}
+
+# The IdP stand-in knows only the first ports' /callback, so a test after
+# a restart stops at the redirect to the IdP.
+login_start() {
+	local d l
+	for d in lt ap; do
+		for l in "$@"; do
+			sed -i "/^${l%% =*} = /d" "$SRV_ROOT/conf-$d/template"
+			echo "$l" >>"$SRV_ROOT/conf-$d/template"
+		done
+	done
+	srv_lighttpd lt "$SRV_ROOT/conf-lt/cimd-proxy.conf" || return 1
+	srv_apache_fcgid ap "$SRV_ROOT/conf-ap/cimd-proxy.conf" || return 1
+	LT=$(srv_scheme)://127.0.0.1:$lt_port
+	AP=$(srv_scheme)://127.0.0.1:$ap_port
 }
 
 req() {
