@@ -218,6 +218,7 @@ ask(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
 	memset(&v, 0, sizeof(v));
 	v.client_id = cp_login_str(areq, "client_id");
 	v.client_name = c->doc.client_name;
+	v.client_uri = c->doc.client_uri;
 	v.redirect_uri = cp_login_str(areq, "redirect_uri");
 	v.scope = cp_login_str(areq, "scope");
 	v.request = cp_buf_cstr(&token);

@@ -258,6 +258,15 @@ cp_consent_page(struct cp_req *req, const struct cp_consent_view *v)
 			rc = cp_buf_adds(&b, "</strong> <em>(self-declared name: anyone can "
 			    "publish any name)</em>.</p>\n");
 	}
+	/* PROTOCOL.md 9.3: client_uri, shown but not linked, so the page
+	 * never sends the user somewhere the document chose. */
+	if (rc == CP_OK && v->client_uri) {
+		rc = cp_buf_adds(&b, "<p>Its home page, as it declares: <code>");
+		if (rc == CP_OK)
+			rc = cp_html_escape(&b, v->client_uri);
+		if (rc == CP_OK)
+			rc = cp_buf_adds(&b, "</code></p>\n");
+	}
 	if (rc == CP_OK)
 		rc = cp_buf_adds(&b, "<p>If you approve, the sign-in result is sent to <strong>");
 	if (rc == CP_OK)

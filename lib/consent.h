@@ -67,6 +67,7 @@ enum cp_status cp_consent_remember(struct cp_req *req, struct cp_login *lg,
 struct cp_consent_view {
 	const char *client_id;
 	const char *client_name;    /* self-declared; may be NULL */
+	const char *client_uri;     /* self-declared https home page; may be NULL */
 	const char *redirect_uri;
 	const char *scope;
 	const char *request;        /* the sealed form token */
@@ -74,7 +75,7 @@ struct cp_consent_view {
 };
 
 /* Sends the 200 consent page: the client's host first, its self-declared
- * name, where the code goes (with a warning for loopback), the scopes,
+ * name and home page (as text, never a link), where the code goes (with a warning for loopback), the scopes,
  * the full client_id, and Approve/Deny posting to /authorize. */
 enum cp_status cp_consent_page(struct cp_req *req, const struct cp_consent_view *v);
 
