@@ -1,8 +1,10 @@
 #include "config.h"
 
+#define _GNU_SOURCE             /* getaddrinfo_a */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -320,17 +322,148 @@ on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	return socket(a->family, a->socktype, a->protocol);
 }
 
-/* Resolves host (brackets stripped) and checks every address: one
- * special-use address refuses the host, since which one a connection
- * ends up on is not ours to choose (DNS rebinding, PROTOCOL.md 5.4). */
+static long
+elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - start->tv_sec) * 1000 +
+	    (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* One name lookup handed to glibc's resolver threads (getaddrinfo_a).
+ * Until gai_error says it finished, a thread may read name and hints
+ * and write cb, so the three live and die together. */
+struct lookup {
+	struct gaicb cb;
+	struct addrinfo hints;
+	char name[CP_MAX_CLIENT_ID + 1];
+};
+
+/* Lookups that outlived their fetch's deadline and that glibc could not
+ * cancel (a thread was already waiting on the resolver): kept here until
+ * they finish, so nothing is freed under that thread.  A process serves
+ * one request at a time, hence no lock. */
+static struct lookup *stuck[CP_FETCH_MAX_STUCK_LOOKUPS];
+
+static void
+lookup_free(struct lookup *l)
+{
+	if (l == NULL)
+		return;
+	if (l->cb.ar_result != NULL)
+		freeaddrinfo(l->cb.ar_result);
+	free(l);
+}
+
+/* Frees the stuck lookups that have finished since; returns a free slot
+ * of the table, or NULL when every one is still taken. */
+static struct lookup **
+stuck_reap(void)
+{
+	struct lookup **slot = NULL;
+	size_t i;
+
+	for (i = 0; i < CP_FETCH_MAX_STUCK_LOOKUPS; i++) {
+		if (stuck[i] != NULL && gai_error(&stuck[i]->cb) != EAI_INPROGRESS) {
+			lookup_free(stuck[i]);
+			stuck[i] = NULL;
+		}
+		if (stuck[i] == NULL && slot == NULL)
+			slot = &stuck[i];
+	}
+	return slot;
+}
+
+/* Resolves name before the fetch deadline counted from start runs out
+ * (PROTOCOL.md 5.6): a plain getaddrinfo waits as long as the resolver
+ * likes.  Returns CP_OK with *ai (the caller frees it with freeaddrinfo),
+ * CP_ERR_TIMEOUT, CP_ERR_FETCH (no such host, the lookup failed, or too
+ * many lookups are stuck) or CP_ERR_NOMEM; *why names the failure. */
+static enum cp_status
+lookup_host(const char *name, const struct timespec *start, struct addrinfo **ai,
+    const char **why)
+{
+	struct lookup *l = NULL, **slot;
+	struct gaicb *list[1];
+	const struct gaicb *wait_list[1];
+	struct timespec wait;
+	enum cp_status rc = CP_ERR_FETCH;
+	size_t nl = strlen(name);
+	long left;
+	int e;
+
+	*ai = NULL;
+	if ((slot = stuck_reap()) == NULL) {
+		cp_log(CP_LOG_ERROR, "client document host %s not looked up: %d earlier lookups "
+		    "still wait on the resolver", name, CP_FETCH_MAX_STUCK_LOOKUPS);
+		*why = "client document host lookups are stuck";
+		goto out;
+	}
+	rc = CP_ERR_SYNTAX;
+	if (nl >= sizeof(l->name))
+		goto out;
+	rc = CP_ERR_NOMEM;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		goto out;
+	memcpy(l->name, name, nl + 1);
+	l->hints.ai_family = AF_UNSPEC;
+	l->hints.ai_socktype = SOCK_STREAM;
+	l->cb.ar_name = l->name;
+	l->cb.ar_request = &l->hints;
+	list[0] = &l->cb;
+	wait_list[0] = &l->cb;
+	rc = CP_ERR_FETCH;
+	if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL) != 0)
+		goto out;
+	while (gai_error(&l->cb) == EAI_INPROGRESS &&
+	    (left = CP_FETCH_TIMEOUT_MS - elapsed_ms(start)) > 0) {
+		wait.tv_sec = left / 1000;
+		wait.tv_nsec = (left % 1000) * 1000000;
+		e = gai_suspend(wait_list, 1, &wait);
+		/* Not done, timed out or interrupted: waiting cannot work, so
+		 * the lookup counts as late rather than spinning to the end. */
+		if (e != 0 && e != EAI_AGAIN && e != EAI_INTR)
+			break;
+	}
+	if (gai_error(&l->cb) == EAI_INPROGRESS) {
+		rc = CP_ERR_TIMEOUT;
+		*why = "client document host took too long to resolve";
+		cp_log(CP_LOG_WARN, "client document host %s did not resolve within %d ms",
+		    name, CP_FETCH_TIMEOUT_MS);
+		/* A lookup glibc already runs cannot be cancelled: its thread
+		 * still writes into l, which waits in the table until then.
+		 * Cancelled (never started) or done, l is ours to free. */
+		if (gai_cancel(&l->cb) == EAI_NOTCANCELED) {
+			*slot = l;
+			l = NULL;
+		}
+		goto out;
+	}
+	if (gai_error(&l->cb) != 0 || l->cb.ar_result == NULL)
+		goto out;
+	*ai = l->cb.ar_result;
+	l->cb.ar_result = NULL;
+	rc = CP_OK;
+out:
+	lookup_free(l);
+	return rc;
+}
+
+/* Resolves host (brackets stripped) within the deadline counted from
+ * start and checks every address: one special-use address refuses the
+ * host, since which one a connection ends up on is not ours to choose
+ * (DNS rebinding, PROTOCOL.md 5.4). */
 static enum cp_status
 resolve_and_check(const struct cp_config *cfg, const char *host, struct pinned *p,
-    struct cp_buf *resolve, const char *port, const char **why)
+    struct cp_buf *resolve, const char *port, const struct timespec *start,
+    const char **why)
 {
-	struct addrinfo hints, *ai = NULL, *r;
+	struct addrinfo *ai = NULL, *r;
 	char name[CP_MAX_CLIENT_ID + 1], text[INET6_ADDRSTRLEN];
 	size_t hl = strlen(host);
-	enum cp_status rc = CP_ERR_FETCH;
+	enum cp_status rc;
 	const char *reason;
 	const unsigned char *b;
 	size_t bn = 0, i;
@@ -341,10 +474,7 @@ resolve_and_check(const struct cp_config *cfg, const char *host, struct pinned *
 		return CP_ERR_SYNTAX;
 	memcpy(name, literal ? host + 1 : host, literal ? hl - 2 : hl);
 	name[literal ? hl - 2 : hl] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(name, NULL, &hints, &ai) != 0 || ai == NULL)
+	if ((rc = lookup_host(name, start, &ai, why)) != CP_OK)
 		goto out;
 	p->n = 0;
 	rc = CP_ERR_DENIED;
@@ -384,16 +514,6 @@ out:
 	if (ai != NULL)
 		freeaddrinfo(ai);
 	return rc;
-}
-
-static long
-elapsed_ms(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - start->tv_sec) * 1000 +
-	    (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
 /* Sorts a finished transfer into a status and a fallback class
@@ -458,8 +578,8 @@ cp_cimd_fetch(const struct cp_config *cfg, const char *client_id,
 		goto out;
 	/* The host is resolved and checked here, before libcurl sees it. */
 	rc = resolve_and_check(cfg, u.host, &pins, &resolve,
-	    u.port != NULL ? u.port : "443", &res->why);
-	if (rc == CP_ERR_FETCH)
+	    u.port != NULL ? u.port : "443", &start, &res->why);
+	if (rc == CP_ERR_FETCH || rc == CP_ERR_TIMEOUT)
 		res->klass = CP_FETCH_TRANSPORT;
 	if (rc != CP_OK)
 		goto out;

@@ -1,12 +1,12 @@
 /*
  * Fetching client documents (CIMD section 4, PROTOCOL.md 5): libcurl
  * over https only, GET, no redirects, no cookies, no proxy, a total
- * deadline, a cap on the decoded body, and the SSRF rule: the host is
- * resolved here, every address is checked against the special-use
- * registries (RFC 6890 and successors) unless fetch_allow_private covers
- * it, and the connection is pinned to the checked addresses
- * (CURLOPT_RESOLVE) and re-checked before the request is sent and after
- * the transfer, so DNS rebinding cannot move it.
+ * deadline that bounds the host lookup too, a cap on the decoded body,
+ * and the SSRF rule: the host is resolved here, every address is checked
+ * against the special-use registries (RFC 6890 and successors) unless
+ * fetch_allow_private covers it, and the connection is pinned to the
+ * checked addresses (CURLOPT_RESOLVE) and re-checked before the request
+ * is sent and after the transfer, so DNS rebinding cannot move it.
  */
 #ifndef CP_FETCH_H
 #define CP_FETCH_H
@@ -22,6 +22,8 @@
 #define CP_FETCH_TIMEOUT_MS     5000    /* whole transfer (PROTOCOL.md 5.6) */
 #define CP_FETCH_CONNECT_MS     3000
 #define CP_FETCH_MAX_ADDRS      16      /* resolved addresses we pin */
+#define CP_FETCH_MAX_STUCK_LOOKUPS 8    /* timed-out host lookups still
+                                           running; more refuse fetches */
 #define CP_FETCH_MAX_HEADER     256     /* one captured header value */
 
 /* What a failed fetch means for the fallback (PROTOCOL.md 5.11). */
