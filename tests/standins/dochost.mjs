@@ -19,6 +19,9 @@
 //   /status/CODE/NAME       status CODE; 403 gets an HTML "challenge" page, other codes the valid
 //                           document as JSON (only 200 may count as success)
 //   /slow/NAME              the document after --slow-ms, without blocking other requests
+//   /expires/SECONDS/NAME   the document with Expires: now + SECONDS (may be negative) and no
+//                           Cache-Control
+//   /challenge/NAME         200 text/html: a bot-protection "challenge" page instead of the document
 //   /huge/NAME              the document padded to > 5 KB, still valid JSON, with Content-Length
 //   /chunked-huge[/NAME]    the same without Content-Length (chunked); NAME defaults to harness.json
 //   /text/NAME              the document as text/plain
@@ -120,7 +123,10 @@ function serveDocument(req, res, url) {
     route = 'chunked-huge';
     name = parts.length === 2 ? parts[1] : 'harness.json';
   }
-  const expected = { plain: 1, cc: 3, redirect: 2, status: 3, slow: 2, huge: 2, 'chunked-huge': 2, text: 2, 'lying-length': 2 };
+  const expected = {
+    plain: 1, cc: 3, redirect: 2, status: 3, slow: 2, expires: 3, challenge: 2, huge: 2, 'chunked-huge': 2,
+    text: 2, 'lying-length': 2,
+  };
   const body = render(name, req.url);
   if (body === undefined || (expected[route] !== parts.length && route !== 'chunked-huge')) {
     return send(res, 404, 'text/plain', 'not found\n');
@@ -152,6 +158,14 @@ function serveDocument(req, res, url) {
       res.on('close', () => clearTimeout(timer));
       return undefined;
     }
+    case 'expires': {
+      const seconds = Number(parts[1]);
+      if (!Number.isInteger(seconds)) return send(res, 400, 'text/plain', 'bad seconds\n');
+      return send(res, 200, 'application/json', body,
+        { Expires: new Date(Date.now() + seconds * 1000).toUTCString() });
+    }
+    case 'challenge':
+      return send(res, 200, 'text/html; charset=UTF-8', CHALLENGE);
     case 'huge':
       return send(res, 200, 'application/json', pad(body));
     case 'chunked-huge': {

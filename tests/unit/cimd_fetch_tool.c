@@ -6,7 +6,8 @@
  *   cimd_fetch_tool CONF fetch CLIENT_ID        cp_cimd_fetch alone
  *   cimd_fetch_tool CONF seed-good CLIENT_ID FILE
  *                                               FILE as the last good copy
- *   cimd_fetch_tool CONF has CLIENT_ID          which cached copies exist
+ *   cimd_fetch_tool CONF has CLIENT_ID          which cached copies exist, and
+ *                                               the cache entry's seconds left
  *
  * Prints one JSON object per client_id on stdout, so the shell test can
  * assert with jq.  Exit status 0 unless the arguments or CONF are bad.
@@ -134,10 +135,15 @@ do_has(struct cp_store *st, const char *id)
 {
 	json_object *o = json_object_new_object();
 	struct cp_buf v;
+	time_t expires;
+	bool cached;
 
 	cp_buf_init(&v, CP_CIMD_MAX_BODY);
-	json_object_object_add(o, "cache", json_object_new_boolean(
-	    cp_store_get(st, CP_NS_CIMD, id, strlen(id), &v, NULL) == CP_OK));
+	cached = cp_store_get(st, CP_NS_CIMD, id, strlen(id), &v, &expires) == CP_OK;
+	json_object_object_add(o, "cache", json_object_new_boolean(cached));
+	if (cached)
+		json_object_object_add(o, "cache_ttl",
+		    json_object_new_int64((int64_t)(expires - time(NULL))));
 	cp_buf_free(&v);
 	cp_buf_init(&v, CP_CIMD_MAX_BODY);
 	json_object_object_add(o, "good", json_object_new_boolean(
