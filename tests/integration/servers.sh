@@ -21,6 +21,8 @@
 #   srv_stop_all                     stop every server (the trap does too)
 #   srv_log NAME                     path of that server's error log
 #   srv_dump_logs                    every log, as TAP comments
+#   srv_sanitizer_check              stop every server, then one TAP check
+#                                    that no log holds a sanitizer report
 #
 # Every server runs as nobody when we are root (TEST-RIG 2.0; setpriv,
 # not runuser, so the PID is the server's), else as ourselves.  It
@@ -414,6 +416,24 @@ srv_dump_logs() {
 		echo "# --- ${f#"$SRV_ROOT"/}"
 		sed 's/^/#   /' "$f"
 	done
+}
+
+# srv_sanitizer_check: the programs write their ASan/UBSan reports to the
+# servers' logs, leak reports only as they exit, so every server is
+# stopped first (srv_reap also ends the FastCGI processes lighttpd leaves
+# behind).  The lines found are printed as TAP comments.
+srv_sanitizer_check() {
+	local f n=0 bad=
+	srv_stop_all
+	for f in "$SRV_ROOT"/*/log/*.log; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$f" || continue
+		bad="$bad ${f#"$SRV_ROOT"/}"
+		grep -E -A 8 'AddressSanitizer|LeakSanitizer|runtime error:' "$f" | head -n 40 | sed 's/^/#   /'
+	done
+	if [ -z "$bad" ]; then ok 0 "no sanitizer report in the $n server logs"
+	else ok 1 "sanitizer reports in:$bad"; fi
 }
 
 srv_cleanup() {

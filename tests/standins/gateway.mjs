@@ -375,7 +375,10 @@ function newTransport(stateful) {
 
 // ---------------------------------------------------------------- recording
 const RECORDED = ['mcp-session-id', 'mcp-protocol-version', 'accept', 'content-type', 'last-event-id'];
-function recordRequest(req, body, a) {
+// res is watched for its end: closed_ms is when the response closed, finished whether the
+// stand-in had sent all of it by then (false: the client went away mid-answer). Both are
+// filled in later, so they show in /_records, not in the --record file.
+function recordRequest(req, res, body, a) {
   const u = new URL(req.url, 'http://x');
   const h = req.headers;
   const m = h.authorization && /^Bearer[ ]+(\S+)/i.exec(h.authorization);
@@ -396,7 +399,11 @@ function recordRequest(req, body, a) {
     rpc_id: body?.id ?? null,
     tool: body?.method === 'tools/call' ? body.params?.name ?? null : null,
     sub: a?.claims?.sub ?? null,
+    remote_port: req.socket.remotePort ?? null,
+    closed_ms: null,
+    finished: null,
   };
+  res.once('close', () => { rec.closed_ms = Date.now(); rec.finished = res.writableFinished; });
   records.push(rec);
   if (opt.record) fs.appendFileSync(opt.record, JSON.stringify(rec) + '\n');
 }
@@ -440,7 +447,7 @@ async function handle(req, res) {
   }
 
   if (path === '/.well-known/oauth-protected-resource' || path === '/.well-known/oauth-protected-resource/mcp') {
-    recordRequest(req, body, null);
+    recordRequest(req, res, body, null);
     return sendJson(res, 200, {
       authorization_servers: [cfg.issuer],
       resource: `${publicUrl}/mcp`,
@@ -449,12 +456,12 @@ async function handle(req, res) {
     });
   }
   if (path !== '/mcp') {
-    recordRequest(req, body, null);
+    recordRequest(req, res, body, null);
     return sendJson(res, 404, { message: 'Not Found' });
   }
 
   const a = await authenticate(req);
-  recordRequest(req, body, a.ok ? a : null);
+  recordRequest(req, res, body, a.ok ? a : null);
   if (!a.ok) {
     log(`401 ${req.method} ${path}: ${a.why}`);
     return sendAuthFailure(res, a);

@@ -9,11 +9,24 @@
 //   node login-client.mjs --mcp-url http://127.0.0.1:P/mcp \
 //       --client-metadata-url https://127.0.0.1:D/harness.json \
 //       --redirect-uri http://127.0.0.1:9300/callback [--login-hint alice]
+//       [--list-and-call TOOL [--call-args JSON]]
+//
+// With --list-and-call, the SDK's MCP client drives the login instead, as
+// an MCP application does: it connects to --mcp-url with no token, gets
+// the 401, discovers the metadata from its WWW-Authenticate and logs in
+// (the same browser part), then connects again with the token, lists the
+// tools and calls TOOL.  The summary then has no refresh but `mcp` (each
+// request the transport made: method, path, status, whether it carried a
+// token), `tools`, `call` (the tool result) and `token_sha256` (of the
+// access token the client holds, never the token itself).
 //
 // Prints one JSON summary line; exits 1 (with the reason on stderr) when
 // any step fails.  The IdP's CA comes from NODE_EXTRA_CA_CERTS.
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
+import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -22,6 +35,8 @@ const { values: opt } = parseArgs({
     'redirect-uri': { type: 'string' },
     'login-hint': { type: 'string' },
     'max-hops': { type: 'string', default: '12' },
+    'list-and-call': { type: 'string' },
+    'call-args': { type: 'string', default: '{}' },
   },
 });
 for (const k of ['mcp-url', 'client-metadata-url', 'redirect-uri']) {
@@ -123,9 +138,53 @@ function fail(why) {
   process.exit(1);
 }
 
+// Every request of the MCP transport and the SDK's discovery and token
+// calls, as `METHOD /path STATUS` plus whether it carried a bearer token.
+async function logged(url, init = {}) {
+  const res = await fetch(url, init);
+  const u = new URL(url);
+  summary.mcp.push({
+    method: init.method ?? 'GET', path: u.pathname, status: res.status,
+    bearer: /^Bearer /i.test(new Headers(init.headers).get('authorization') ?? ''),
+  });
+  return res;
+}
+
+// The MCP client's own path: 401, discovery, login, then tools.
+async function listAndCall(serverUrl) {
+  summary.mcp = [];
+  const open = () => new StreamableHTTPClientTransport(serverUrl, { authProvider: provider, fetch: logged });
+  const first = open();
+  try {
+    await new Client({ name: 'login-client.mjs', version: '1' }).connect(first);
+    fail('connected without logging in');
+  } catch (e) {
+    if (!(e instanceof UnauthorizedError)) throw e;
+  }
+  if (landing === undefined) fail('the 401 did not lead to a login');
+  const p = landing.searchParams;
+  summary.callback = { code: p.has('code'), state_ok: p.get('state') === expectedState, iss: p.get('iss'), error: p.get('error') };
+  if (!p.get('code')) fail(`no code at the redirect_uri: ${landing}`);
+  await first.finishAuth(p.get('code'));
+  summary.client_id = store.client?.client_id;
+  summary.token_sha256 = createHash('sha256').update(store.tokens.access_token).digest('hex');
+  const client = new Client({ name: 'login-client.mjs', version: '1' });
+  await client.connect(open());
+  summary.tools = (await client.listTools()).tools.map((t) => t.name);
+  summary.call = await client.callTool({ name: opt['list-and-call'], arguments: JSON.parse(opt['call-args']) });
+  await client.close();
+  if (summary.call.isError) fail(`${opt['list-and-call']} answered an error`);
+}
+
 try {
   const serverUrl = new URL(opt['mcp-url']);
   const t0 = Date.now();
+  if (opt['list-and-call']) {
+    await listAndCall(serverUrl);
+    summary.ok = true;
+    console.log(JSON.stringify(summary));
+    process.exit(0);
+  }
   if (await auth(provider, { serverUrl }) !== 'REDIRECT') fail('first auth() did not redirect');
   const p = landing.searchParams;
   summary.callback = { code: p.has('code'), state_ok: p.get('state') === expectedState, iss: p.get('iss'), error: p.get('error') };
