@@ -26,7 +26,7 @@ REDIRECT=http://127.0.0.1:9300/callback
 RESULT='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}'
 EVENT='event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}\n\n'
 
-for t in wrk nginx lighttpd apache2 node curl jq openssl; do
+for t in wrk nginx lighttpd apache2 node curl jq openssl python3; do
 	command -v "$t" >/dev/null || { echo "relay-bench: $t is not installed" >&2; exit 1; }
 done
 [ -x "$STAGE/libexec/cimd-proxy/mcp.fcgi" ] || { echo "relay-bench: no staging install in $STAGE" >&2; exit 1; }
@@ -171,13 +171,30 @@ run() {
 	fi
 	echo "${rps:-0} $(ms "${p50:-0}") $(ms "${p99:-0}")"
 }
-# sse URL: median time to the first SSE event over SSE_SAMPLES GETs.
+# sse URL: median time from sending a GET to reading the first SSE event's
+# data: line, over SSE_SAMPLES GETs (time to the first byte would be the
+# relay's early response headers, not the event).
 sse() {
-	local i
-	for i in $(seq $SSE_SAMPLES); do
-		curl -s -m 5 -o /dev/null -w '%{time_starttransfer}\n' "$1" \
-			-H 'Accept: text/event-stream' -H "Authorization: Bearer $TOKEN"
-	done | sort -n | awk '{a[NR] = $1} END {printf "%.2f", a[int((NR + 1) / 2)] * 1000}'
+	python3 - "$1" "$TOKEN" "$SSE_SAMPLES" <<'PY'
+import http.client, statistics, sys, time, urllib.parse
+url, token, n = urllib.parse.urlsplit(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+times = []
+for _ in range(n):
+    c = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    t0 = time.perf_counter()
+    c.request('GET', url.path, headers={'Accept': 'text/event-stream',
+                                        'Authorization': 'Bearer ' + token})
+    r = c.getresponse()
+    line = b''
+    while r.status == 200:
+        line = r.fp.readline()      # raw lines: chunk sizes, then the event
+        if not line or line.startswith(b'data:'):
+            break
+    if line.startswith(b'data:'):
+        times.append((time.perf_counter() - t0) * 1000)
+    c.close()
+print('%.2f' % statistics.median(times) if times else 'n/a')
+PY
 }
 
 LA=http://127.0.0.1:$la_port/mcp
