@@ -188,15 +188,24 @@ out=$(P --token "$A1" delete-session)
 check "probe delete-session" test "$(echo "$out" | jq -r .deleted)" = true
 
 # ---------------------------------------------------------------- streaming timing
-out=$(P --token "$A1" stream 5 300)
+# In lockstep (the probe acknowledges each notification at /_ack and the
+# gateway sends the next only then, 300 ms later), so the spacing is exact.
+out=$(P --token "$A1" stream 5 300 "$GW/_ack")
 echo "$out" | sed 's/^/# /' | cut -c1-160
 ts=$(echo "$out" | jq -s -c '[.[] | select(.notification) | .t]')
 rt=$(echo "$out" | jq -s '[.[] | select(.result) | .t][0]')
 check "stream: 5 notifications arrived" test "$(echo "$ts" | jq length)" = 5
-check "stream: notifications spaced (span >= 900 ms, each gap >= 200 ms)" \
-	jq -e -n --argjson ts "$ts" '($ts[-1] - $ts[0]) >= 900 and ([range(1; $ts|length)] | all($ts[.] - $ts[.-1] >= 200))'
+check "stream: each was acknowledged before the next was sent" \
+	jq -e -s '[.[] | select(.result)][0].result.content[0].text | test("^slow done: 5 ")' <<<"$out"
+check "stream: notifications spaced (span >= 1080 ms, each gap >= 270 ms)" \
+	jq -e -n --argjson ts "$ts" '($ts[-1] - $ts[0]) >= 1080 and ([range(1; $ts|length)] | all($ts[.] - $ts[.-1] >= 270))'
 check "stream: first notification well before the result (not all at the end)" \
-	jq -e -n --argjson ts "$ts" --argjson rt "$rt" '($rt - $ts[0]) >= 900'
+	jq -e -n --argjson ts "$ts" --argjson rt "$rt" '($rt - $ts[0]) >= 1200'
+# A client that never acknowledges (as behind a relay that held the
+# notification back) stalls the tool, which then says so.
+out=$(P --token "$A1" stream 2 10 "http://127.0.0.1:1/_ack")
+check "stream: no acknowledgement -> the tool ends with an error naming notification 1" \
+	jq -e -s '[.[] | select(.result)][0].result | .isError and (.content[0].text | test("notification 1 never reached"))' <<<"$out"
 
 # ---------------------------------------------------------------- elicitation, four deliveries
 RURE='^https://127\.0\.0\.1:[0-9]+/identities/oauth2/authorize\?request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A[A-Za-z0-9._~-]+$'

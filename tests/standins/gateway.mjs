@@ -46,7 +46,8 @@
 //   GET /_records, POST /_reset[?all=1]          request log (test only); all=1 also clears vault,
 //                                                pending sessions, AgentCore calls and MCP sessions
 //   POST|GET /_fixed                             instant fixed JSON-RPC result (relay benchmarks)
-// Tools: echo{text}, whoami, slow{count,interval_ms}, broadcast{text} (log notification on the
+//   POST /_ack?id=ID&i=N                         the client got notification N of slow{ack: ID}
+// Tools: echo{text}, whoami, slow{count,interval_ms,ack?}, broadcast{text} (log notification on the
 //   standalone GET stream), github_repos{delivery?} (3LO target: -32042 until AgentCore completion).
 //
 // Elicitation deliveries of github_repos (argument `delivery`, else --elicit-delivery):
@@ -297,6 +298,28 @@ function maybeRawElicitation(req, res, body, a, sid) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const text = (t) => ({ content: [{ type: 'text', text: t }] });
 
+// Lockstep streaming: slow{ack: ID} sends notification N + 1 only after
+// the client said (POST /_ack?id=ID&i=N, out of band) that N arrived, so
+// a relay that holds events back stalls the tool instead of passing a
+// timing check by luck.  An ack may come before its waiter.
+const ACK_TIMEOUT_MS = 15000;
+const ACK_MAX_PENDING = 1000;
+const acks = new Map();         // `${id}:${i}` -> { done } | { resolve }
+function ackArrived(id, i) {
+  const k = `${id}:${i}`;
+  const e = acks.get(k);
+  if (e?.resolve) e.resolve();
+  else if (acks.size < ACK_MAX_PENDING) acks.set(k, { done: true });
+}
+function ackWait(id, i) {
+  const k = `${id}:${i}`;
+  if (acks.get(k)?.done) { acks.delete(k); return Promise.resolve(true); }
+  return new Promise((resolve) => {
+    const tm = setTimeout(() => { acks.delete(k); resolve(false); }, ACK_TIMEOUT_MS);
+    acks.set(k, { resolve: () => { clearTimeout(tm); acks.delete(k); resolve(true); } });
+  });
+}
+
 function makeServer() {
   const server = new McpServer(
     { name: 'agentcore-gateway-standin', version: '1.0.0' },
@@ -317,8 +340,9 @@ function makeServer() {
 
   server.registerTool('slow', {
     description: 'Sends `count` notifications/message spaced by `interval_ms`, then returns',
-    inputSchema: { count: z.number().int().min(0).max(1000).optional(), interval_ms: z.number().int().min(0).max(60000).optional() },
-  }, async ({ count = 5, interval_ms = 200 }, extra) => {
+    inputSchema: { count: z.number().int().min(0).max(1000).optional(), interval_ms: z.number().int().min(0).max(60000).optional(),
+      ack: z.string().max(64).optional() },
+  }, async ({ count = 5, interval_ms = 200, ack }, extra) => {
     const t0 = Date.now();
     const progressToken = extra._meta?.progressToken;
     for (let i = 1; i <= count; i++) {
@@ -326,6 +350,9 @@ function makeServer() {
       await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', logger: 'slow', data: { i, of: count, ms: Date.now() - t0 } } });
       if (progressToken !== undefined) {
         await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: i, total: count } });
+      }
+      if (i < count && ack !== undefined && !(await ackWait(ack, i))) {
+        return { ...text(`slow: notification ${i} never reached the client (no ack in ${ACK_TIMEOUT_MS} ms)`), isError: true };
       }
       if (i < count) await sleep(interval_ms);
       if (extra.signal?.aborted) break;
@@ -429,6 +456,11 @@ async function handle(req, res) {
     return sendJson(res, 200, { jsonrpc: '2.0', id, result: { ok: true } });
   }
   if (path === '/_records' && req.method === 'GET') return sendJson(res, 200, records);
+  if (path === '/_ack' && req.method === 'POST') {
+    req.resume();
+    ackArrived(u.searchParams.get('id') ?? '', u.searchParams.get('i') ?? '');
+    return sendJson(res, 200, { ok: true });
+  }
   if (path === '/_reset' && req.method === 'POST') {
     records.length = 0;
     if (u.searchParams.get('all') === '1') {

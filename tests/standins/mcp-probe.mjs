@@ -12,8 +12,11 @@
 //   init                         initialize, print {session_id, protocol_version, server}; session left open
 //   list                         {"tools":[names…]}
 //   call TOOL [JSON-ARGS]        {"result":…} | {"error":{code,message,data}}
-//   stream [COUNT] [INTERVAL_MS] calls `slow`; one {"t":ms,"notification":…} line per notification as it
-//                                arrives (ms since start), then {"t":ms,"result":…}
+//   stream [COUNT] [INTERVAL_MS] [ACK_URL]
+//                                calls `slow`; one {"t":ms,"notification":…} line per notification as it
+//                                arrives (ms since start), then {"t":ms,"result":…}.  With ACK_URL (the
+//                                gateway stand-in's /_ack) the tool runs in lockstep: each notification
+//                                is acknowledged there once it arrived, and the next is sent only then
 //   elicit [DELIVERY]            calls github_repos (delivery sse|json|http401|mrtr|mrtr_sse, default: the
 //                                gateway's); prints {"elicitation":true,"kind":…,"urls":[…],…}
 //   delete-session               DELETE the session (the --session-id one, else a fresh one)
@@ -78,9 +81,15 @@ const client = new Client(
 );
 
 const notifications = [];
-client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+const ackId = `probe-${process.pid}-${Date.now()}`;
+client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => {
   notifications.push(n);
   if (cmd === 'stream' || cmd === 'listen') out({ t: ms(), notification: n });
+  const ackUrl = cmd === 'stream' ? args[2] : undefined;
+  if (ackUrl && n.params?.logger === 'slow') {
+    await fetch(`${ackUrl}?id=${encodeURIComponent(ackId)}&i=${n.params.data?.i}`, { method: 'POST' })
+      .catch((e) => process.stderr.write(`mcp-probe: ack failed: ${e?.message}\n`));
+  }
 });
 client.setNotificationHandler(ProgressNotificationSchema, (n) => {
   if (cmd === 'stream') out({ t: ms(), notification: n });
@@ -138,7 +147,8 @@ try {
     }
     case 'stream': {
       const count = Number(args[0] ?? 5), interval = Number(args[1] ?? 300);
-      const r = await client.callTool({ name: 'slow', arguments: { count, interval_ms: interval } }, CallToolResultSchema,
+      const slowArgs = { count, interval_ms: interval, ...(args[2] ? { ack: ackId } : {}) };
+      const r = await client.callTool({ name: 'slow', arguments: slowArgs }, CallToolResultSchema,
         { timeout: Math.max(timeout, count * interval + 10000) });
       out({ t: ms(), result: r, notifications: notifications.length });
       await finish(r.isError ? 1 : 0);
