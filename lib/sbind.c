@@ -619,6 +619,8 @@ finish(struct cp_req *req, struct cp_login *lg, const char *session_uri, const c
 		if (rc == CP_ERR_NOMEM)
 			goto out;
 		/* Another browser won the compare-and-swap. */
+		cp_log(CP_LOG_INFO, "session %.*s: another browser completed it first",
+		    CP_SB_LOG_URI, log_uri(session_uri));
 		rc = page_gone(req, "This link was already used. " RETRY);
 		goto out;
 	}
