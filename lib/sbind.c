@@ -283,28 +283,24 @@ challenge_of(const char *verifier, struct cp_buf *out)
  * ago to use the tool, so no page should show.
  */
 static enum cp_status
-to_idp(struct cp_req *req, struct cp_login *lg, const char *session_uri, int attempt)
+to_idp(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
+    const char *session_uri, int attempt)
 {
 	const struct cp_config *cfg = lg->cfg;
 	struct cp_sbind_tx tx;
-	struct cp_idp idp;
 	struct cp_buf state, url, record, challenge, browser, redirect_uri;
 	uint8_t bid[CP_BROWSER_ID_LEN], id[CP_SEAL_ID_LEN];
 	json_object *st = NULL;
 	time_t expires = time(NULL) + CP_SB_STATE_TTL;
-	bool sent;
 	enum cp_status rc;
 
 	memset(&tx, 0, sizeof(tx));
-	memset(&idp, 0, sizeof(idp));
 	cp_buf_init(&state, CP_MAX_PARAM_VALUE);
 	cp_buf_init(&url, CP_MAX_REDIRECT);
 	cp_buf_init(&record, CP_SB_MAX_TX);
 	cp_buf_init(&challenge, CP_PKCE_CHALLENGE_LEN);
 	cp_buf_init(&browser, 64);
 	cp_buf_init(&redirect_uri, CP_MAX_URL + sizeof(CP_SB_IDP_CALLBACK_PATH));
-	if ((rc = idp_or_page(req, lg, &idp, &sent)) != CP_OK || sent)
-		goto out;
 	if (strlen(session_uri) >= sizeof(tx.session_uri)) {
 		rc = CP_ERR_INTERNAL;
 		goto out;
@@ -345,7 +341,7 @@ to_idp(struct cp_req *req, struct cp_login *lg, const char *session_uri, int att
 			{ "code_challenge", cp_buf_cstr(&challenge) },
 			{ "code_challenge_method", "S256" },
 		};
-		rc = cp_oauth_redirect(&url, idp.authorization_endpoint, p,
+		rc = cp_oauth_redirect(&url, idp->authorization_endpoint, p,
 		    sizeof(p) / sizeof(p[0]));
 	}
 	if (rc == CP_OK) {
@@ -355,7 +351,6 @@ to_idp(struct cp_req *req, struct cp_login *lg, const char *session_uri, int att
 	}
 out:
 	json_object_put(st);
-	cp_idp_free(&idp);
 	cp_buf_free(&state);
 	cp_buf_wipe_free(&url);
 	cp_buf_wipe_free(&record);
@@ -396,11 +391,14 @@ cp_sbind_callback(struct cp_req *req)
 	struct cp_form f;
 	struct cp_login *lg;
 	struct cp_binding_record b;
+	struct cp_idp idp;
 	const char *session_uri;
+	bool sent;
 	enum cp_status rc;
 
 	memset(&f, 0, sizeof(f));
 	memset(&b, 0, sizeof(b));
+	memset(&idp, 0, sizeof(idp));
 	if (req->cfg->binding == CP_BINDING_OFF)
 		return cp_resp_not_found(req);
 	if ((rc = begin(req, &f, &lg, false)) != CP_OK || lg == NULL)
@@ -436,8 +434,11 @@ cp_sbind_callback(struct cp_req *req)
 		    "This link is no longer valid. " RETRY);
 		goto out;
 	}
-	rc = to_idp(req, lg, session_uri, 1);
+	if ((rc = idp_or_page(req, lg, &idp, &sent)) != CP_OK || sent)
+		goto out;
+	rc = to_idp(req, lg, &idp, session_uri, 1);
 out:
+	cp_idp_free(&idp);
 	cp_binding_free(&b);
 	cp_form_free(&f);
 	return rc;
@@ -651,14 +652,14 @@ interactive_error(const char *error)
 
 /* The IdP's error answer: one interactive retry, else a page naming it. */
 static enum cp_status
-idp_error(struct cp_req *req, struct cp_login *lg, const struct cp_sbind_tx *tx,
-    const char *error)
+idp_error(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
+    const struct cp_sbind_tx *tx, const char *error)
 {
 	struct cp_buf shown;
 	enum cp_status rc;
 
 	if (interactive_error(error) && tx->attempt < CP_SB_MAX_ATTEMPTS)
-		return to_idp(req, lg, tx->session_uri, tx->attempt + 1);
+		return to_idp(req, lg, idp, tx->session_uri, tx->attempt + 1);
 	cp_buf_init(&shown, CP_MAX_ERROR_DESC + 1);
 	/* RFC 6749 4.1.2.1 error characters only; escaped again on the page. */
 	if ((rc = cp_oauth_clean_description(&shown, error)) == CP_OK) {
@@ -742,7 +743,7 @@ cp_sbind_idp_callback(struct cp_req *req)
 		goto out;
 	}
 	if (error != NULL) {
-		rc = idp_error(req, lg, &tx, error);
+		rc = idp_error(req, lg, &idp, &tx, error);
 		goto out;
 	}
 	if ((rc = id_token_sub(req, lg, &idp, &tx, code, &sub)) != CP_OK || sub == NULL)
