@@ -36,7 +36,7 @@ enum cp_status
 cp_aws_creds_get(char **envp, struct cp_aws_creds *creds, const char **missing)
 {
 	char **src = environ;
-	const char *id, *secret;
+	const char *id, *secret, *token;
 
 	memset(creds, 0, sizeof(*creds));
 	*missing = NULL;
@@ -47,6 +47,8 @@ cp_aws_creds_get(char **envp, struct cp_aws_creds *creds, const char **missing)
 		src = envp;
 	id = env_in(src, "AWS_ACCESS_KEY_ID");
 	secret = env_in(src, "AWS_SECRET_ACCESS_KEY");
+	if (!present(token = env_in(src, "AWS_SESSION_TOKEN")))
+		token = NULL;
 	if (!present(id) || !present(secret)) {
 		*missing = !present(id) && !present(secret) ?
 		    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" :
@@ -57,15 +59,13 @@ cp_aws_creds_get(char **envp, struct cp_aws_creds *creds, const char **missing)
 	 * not be signed (a key pasted with a trailing space or CR). */
 	*missing = !cp_http_visible(id, CP_HTTP_MAX_CREDENTIAL) ? "AWS_ACCESS_KEY_ID" :
 	    !cp_http_visible(secret, CP_HTTP_MAX_CREDENTIAL) ? "AWS_SECRET_ACCESS_KEY" :
-	    present(env_in(src, "AWS_SESSION_TOKEN")) &&
-	    !cp_http_visible(env_in(src, "AWS_SESSION_TOKEN"), CP_HTTP_MAX_SESSION_TOKEN) ?
+	    token != NULL && !cp_http_visible(token, CP_HTTP_MAX_SESSION_TOKEN) ?
 	    "AWS_SESSION_TOKEN" : NULL;
 	if (*missing != NULL)
 		return CP_ERR_CONFIG;
 	creds->access_key_id = id;
 	creds->secret_access_key = secret;
-	if (present(env_in(src, "AWS_SESSION_TOKEN")))
-		creds->session_token = env_in(src, "AWS_SESSION_TOKEN");
+	creds->session_token = token;
 	return CP_OK;
 }
 
