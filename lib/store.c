@@ -5,13 +5,27 @@
 #include "log.h"
 #include "store.h"
 #include "store_bdb.h"
+#ifdef HAVE_LIBPQ
+#include "store_pg.h"
+#endif
 
 /* The front checks every argument once, for every backend, and then
  * dispatches; a backend only sees well-formed requests. */
 struct cp_store {
 	enum cp_store_kind kind;
 	struct cp_bdb *bdb;
+#ifdef HAVE_LIBPQ
+	struct cp_pg *pg;
+#endif
 };
+
+/* BACKEND(st, op, args...) calls cp_bdb_<op> or cp_pg_<op> on st's handle. */
+#ifdef HAVE_LIBPQ
+#define BACKEND(st, op, ...) ((st)->pg ? cp_pg_##op((st)->pg, __VA_ARGS__) : \
+	cp_bdb_##op((st)->bdb, __VA_ARGS__))
+#else
+#define BACKEND(st, op, ...) cp_bdb_##op((st)->bdb, __VA_ARGS__)
+#endif
 
 static enum cp_status
 check_key(const struct cp_store *st, enum cp_store_ns ns, const void *key, size_t klen)
@@ -42,16 +56,24 @@ cp_store_open(const struct cp_config *cfg, struct cp_store **out)
 	*out = NULL;
 	if (cfg == NULL || cfg->store_path == NULL)
 		goto out;
+#ifndef HAVE_LIBPQ
 	if (cfg->store_kind == CP_STORE_POSTGRESQL) {
-		cp_log(CP_LOG_ERROR, "store = postgresql: is not supported by this build yet; "
-		    "use store = bdb:<directory> on a single host");
+		cp_log(CP_LOG_ERROR, "store = postgresql: is not supported by this build "
+		    "(configure found no libpq); use store = bdb:<directory> on a single host");
 		goto out;
 	}
+#endif
 	rc = CP_ERR_NOMEM;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		goto out;
-	st->kind = CP_STORE_BDB;
-	if ((rc = cp_bdb_open(cfg->store_path, &st->bdb)) != CP_OK)
+	st->kind = cfg->store_kind;
+#ifdef HAVE_LIBPQ
+	if (st->kind == CP_STORE_POSTGRESQL)
+		rc = cp_pg_open(cfg->store_path, &st->pg);
+	else
+#endif
+		rc = cp_bdb_open(cfg->store_path, &st->bdb);
+	if (rc != CP_OK)
 		goto out;
 	*out = st;
 	st = NULL;
@@ -66,6 +88,9 @@ cp_store_close(struct cp_store *st)
 	if (st == NULL)
 		return;
 	cp_bdb_close(st->bdb);
+#ifdef HAVE_LIBPQ
+	cp_pg_close(st->pg);
+#endif
 	free(st);
 }
 
@@ -78,7 +103,7 @@ cp_store_put(struct cp_store *st, enum cp_store_ns ns, const void *key, size_t k
 	if ((rc = check_key(st, ns, key, klen)) != CP_OK ||
 	    (rc = check_value(value, vlen, expires)) != CP_OK)
 		return rc;
-	return cp_bdb_put(st->bdb, (int)ns, key, klen, value, vlen, expires);
+	return BACKEND(st, put, (int)ns, key, klen, value, vlen, expires);
 }
 
 enum cp_status
@@ -91,7 +116,7 @@ cp_store_get(struct cp_store *st, enum cp_store_ns ns, const void *key, size_t k
 		return rc;
 	if (value == NULL)
 		return CP_ERR_INVALID;
-	return cp_bdb_get(st->bdb, (int)ns, key, klen, value, expires);
+	return BACKEND(st, get, (int)ns, key, klen, value, expires);
 }
 
 enum cp_status
@@ -104,7 +129,7 @@ cp_store_take(struct cp_store *st, enum cp_store_ns ns, const void *key, size_t 
 		return rc;
 	if (value == NULL)
 		return CP_ERR_INVALID;
-	return cp_bdb_take(st->bdb, (int)ns, key, klen, value);
+	return BACKEND(st, take, (int)ns, key, klen, value);
 }
 
 enum cp_status
@@ -118,7 +143,7 @@ cp_store_swap(struct cp_store *st, enum cp_store_ns ns, const void *key, size_t 
 	    (rc = check_value(old_value, old_len, 0)) != CP_OK ||
 	    (rc = check_value(new_value, new_len, expires)) != CP_OK)
 		return rc;
-	return cp_bdb_swap(st->bdb, (int)ns, key, klen, old_value, old_len,
+	return BACKEND(st, swap, (int)ns, key, klen, old_value, old_len,
 	    new_value, new_len, expires);
 }
 
@@ -130,7 +155,7 @@ cp_store_once(struct cp_store *st, const void *key, size_t klen, time_t expires)
 	if ((rc = check_key(st, CP_NS_ONCE, key, klen)) != CP_OK ||
 	    (rc = check_value(NULL, 0, expires)) != CP_OK)
 		return rc;
-	return cp_bdb_once(st->bdb, CP_NS_ONCE, key, klen, expires);
+	return BACKEND(st, once, CP_NS_ONCE, key, klen, expires);
 }
 
 enum cp_status
@@ -140,7 +165,7 @@ cp_store_del(struct cp_store *st, enum cp_store_ns ns, const void *key, size_t k
 
 	if ((rc = check_key(st, ns, key, klen)) != CP_OK)
 		return rc;
-	return cp_bdb_del(st->bdb, (int)ns, key, klen);
+	return BACKEND(st, del, (int)ns, key, klen);
 }
 
 enum cp_status
@@ -150,5 +175,35 @@ cp_store_purge(struct cp_store *st, time_t now, size_t *purged)
 		*purged = 0;
 	if (st == NULL)
 		return CP_ERR_INVALID;
-	return cp_bdb_purge(st->bdb, now, purged);
+	return BACKEND(st, purge, now, purged);
+}
+
+enum cp_status
+cp_store_apply_schema(struct cp_store *st, const char *sql)
+{
+	if (st == NULL || sql == NULL)
+		return CP_ERR_INVALID;
+#ifdef HAVE_LIBPQ
+	if (st->pg)
+		return cp_pg_apply_schema(st->pg, sql);
+#endif
+	return CP_OK;
+}
+
+enum cp_status
+cp_store_check(struct cp_store *st)
+{
+	struct cp_buf probe;
+	enum cp_status rc;
+
+	if (st == NULL)
+		return CP_ERR_INVALID;
+#ifdef HAVE_LIBPQ
+	if (st->pg)
+		return cp_pg_check(st->pg);
+#endif
+	cp_buf_init(&probe, 16);
+	rc = cp_bdb_get(st->bdb, CP_NS_ONCE, "\0check-config", 13, &probe, NULL);
+	cp_buf_free(&probe);
+	return rc == CP_ERR_NOT_FOUND || rc == CP_OK ? CP_OK : CP_ERR_STORE;
 }

@@ -6,7 +6,9 @@
  * Backends: Berkeley DB (store_bdb.c, one transactional environment under
  * the `store = bdb:<dir>` directory, shared by every process of every
  * endpoint; DB_REGISTER + recovery on open so a process killed at any
- * point leaves a usable store) and, later, PostgreSQL (sql/).
+ * point leaves a usable store) and PostgreSQL (store_pg.c, the table of
+ * sql/cimd-proxy.sql, shared by a fleet of hosts; built when configure
+ * finds libpq).
  *
  * Every operation is atomic.  Failures: CP_ERR_NOT_FOUND (absent or
  * expired), CP_ERR_REPLAY (cp_store_once saw the key), CP_ERR_STORE (the
@@ -48,7 +50,10 @@ struct cp_store;
 /* Opens the store the configuration names; the caller closes it.  Opened
  * once per process and reused across FastCGI requests.  CP_ERR_STORE
  * (logged) when the store cannot be opened; CP_ERR_CONFIG for a backend
- * this build does not provide (PostgreSQL, for now). */
+ * this build does not provide (PostgreSQL without libpq) or a conninfo
+ * libpq cannot parse.  PostgreSQL connects at the first operation, so a
+ * server that is down shows as CP_ERR_STORE from the operations, which
+ * work again once it is back. */
 enum cp_status cp_store_open(const struct cp_config *cfg, struct cp_store **out);
 void cp_store_close(struct cp_store *st);
 
@@ -83,5 +88,16 @@ enum cp_status cp_store_del(struct cp_store *st, enum cp_store_ns ns,
 
 /* Deletes every record expired at now; *purged (may be NULL) counts them. */
 enum cp_status cp_store_purge(struct cp_store *st, time_t now, size_t *purged);
+
+/* Creates what the store needs that opening does not: for PostgreSQL,
+ * runs sql (the text of sql/cimd-proxy.sql, idempotent) in one
+ * transaction; for Berkeley DB nothing (open creates the files).
+ * CP_ERR_STORE, logged. */
+enum cp_status cp_store_apply_schema(struct cp_store *st, const char *sql);
+
+/* Checks that this process can use the store: for PostgreSQL, connects
+ * and checks the table, the role's rights and that the server can write;
+ * then reads an absent key.  CP_OK, or CP_ERR_STORE with the cause logged. */
+enum cp_status cp_store_check(struct cp_store *st);
 
 #endif

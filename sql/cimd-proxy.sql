@@ -4,24 +4,29 @@
 --
 -- The table mirrors lib/store.h exactly: records live in namespaces
 -- (enum cp_store_ns), are keyed and valued by bytes, and always expire.
--- Every store operation maps onto one statement, so each is atomic
--- without explicit transactions:
+-- Every store operation maps onto one statement (lib/store_pg.c), so each
+-- is atomic without explicit transactions:
 --   put   INSERT ... ON CONFLICT (ns, key) DO UPDATE
---   get   SELECT value, expires WHERE ns = $1 AND key = $2 AND expires > now()
---   take  DELETE ... WHERE ... AND expires > now() RETURNING value
---   swap  UPDATE ... SET value = $new WHERE ... AND value = $old AND expires > now()
---   once  INSERT (ns = 1) ... ON CONFLICT DO NOTHING  -- 0 rows: a replay
---   purge DELETE WHERE expires <= now()
+--   get   SELECT value, expires WHERE ns = $1 AND key = $2 AND expires > $now
+--   take  DELETE ... WHERE ns = $1 AND key = $2 RETURNING value, expires
+--   swap  UPDATE ... SET value = $new WHERE ... AND value = $old AND expires > $now
+--   once  INSERT (ns = 1) ... ON CONFLICT DO UPDATE ... WHERE expires <= $now
+--   purge DELETE a batch WHERE expires <= $now, in expiry order
+-- $now is the asking host's clock: expires is Unix time in seconds (UTC),
+-- read it with to_timestamp(expires).
 --
--- Apply once:  psql -d <db> -f cimd-proxy.sql
+-- Idempotent: apply it again after an upgrade, with
+--   cimd-proxy-admin init-store      (through the configured conninfo)
+-- or psql -d <db> -f cimd-proxy.sql (as the table's owner).
 -- The role the web server connects as needs SELECT, INSERT, UPDATE,
--- DELETE on cimd_records and nothing else.
+-- DELETE on cimd_records and nothing else:
+--   GRANT SELECT, INSERT, UPDATE, DELETE ON cimd_records TO <role>;
 
 CREATE TABLE IF NOT EXISTS cimd_records (
-    ns      smallint    NOT NULL CHECK (ns BETWEEN 1 AND 32),
-    key     bytea       NOT NULL CHECK (octet_length(key) BETWEEN 1 AND 1024),
-    value   bytea       NOT NULL CHECK (octet_length(value) <= 262144),
-    expires timestamptz NOT NULL,
+    ns      smallint NOT NULL CHECK (ns BETWEEN 1 AND 32),
+    key     bytea    NOT NULL CHECK (octet_length(key) BETWEEN 1 AND 1024),
+    value   bytea    NOT NULL CHECK (octet_length(value) <= 262144),
+    expires bigint   NOT NULL,
     PRIMARY KEY (ns, key)
 );
 
