@@ -5,7 +5,13 @@
  *                                    (created mode 0600; older keys kept
  *                                    so what they sealed still opens)
  *   cimd-proxy-admin check-config    validate $CIMD_PROXY_CONF or the
- *                                    default path, print one line
+ *                                    default path, print one line; with
+ *                                    store = postgresql:, also connect and
+ *                                    check the table and the role's rights
+ *   cimd-proxy-admin init-store [FILE]
+ *                                    apply the schema (FILE, default the
+ *                                    installed cimd-proxy.sql) through the
+ *                                    configured conninfo; idempotent
  *   cimd-proxy-admin purge           delete every expired record from the
  *                                    configured store, print the count
  *                                    (the store also purges as it goes;
@@ -32,12 +38,15 @@
 
 #define KEY_BYTES       32
 #define MAX_KEY_FILE    65536
+#define MAX_SCHEMA_FILE 65536
+#define SCHEMA_FILE     CP_PKGDATADIR "/cimd-proxy.sql"
 
 static int
 usage(void)
 {
 	fprintf(stderr, "usage: cimd-proxy-admin keygen FILE\n"
 	    "       cimd-proxy-admin check-config\n"
+	    "       cimd-proxy-admin init-store [FILE]\n"
 	    "       cimd-proxy-admin purge\n");
 	return 2;
 }
@@ -109,20 +118,80 @@ out:
 	return ok;
 }
 
+/* A PostgreSQL store is checked by connecting: the table, the role's
+ * rights, a writable server.  A Berkeley DB store is not opened here,
+ * since opening creates it, owned by whoever runs this. */
 static int
 check_config(void)
 {
 	struct cp_config cfg;
+	struct cp_store *st = NULL;
 	char err[1024];
 	const char *path = cp_conf_path();
+	int ok = 1;
 
 	if (cp_conf_load(path, &cfg, err, sizeof(err)) != CP_OK) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	printf("%s: ok (MCP resource %s)\n", path, cfg.resource);
+	cp_log_init("admin");
+	if (cfg.store_kind == CP_STORE_POSTGRESQL &&
+	    (cp_store_open(&cfg, &st) != CP_OK || cp_store_check(st) != CP_OK)) {
+		fprintf(stderr, "%s: store: the PostgreSQL store is not usable (see above)\n", path);
+		goto out;
+	}
+	printf("%s: ok (MCP resource %s%s)\n", path, cfg.resource,
+	    st ? "; PostgreSQL store reachable, table and rights in order" : "");
+	ok = 0;
+out:
+	cp_store_close(st);
 	cp_conf_free(&cfg);
-	return 0;
+	return ok;
+}
+
+/* Applies the schema script through the configured conninfo, as the
+ * role it names (which needs CREATE on the schema the first time). */
+static int
+init_store(const char *file)
+{
+	struct cp_config cfg;
+	struct cp_store *st = NULL;
+	struct cp_buf sql;
+	char err[1024];
+	const char *path = cp_conf_path();
+	int ok = 1;
+
+	cp_buf_init(&sql, MAX_SCHEMA_FILE);
+	if (cp_conf_load(path, &cfg, err, sizeof(err)) != CP_OK) {
+		fprintf(stderr, "%s\n", err);
+		cp_buf_free(&sql);
+		return 1;
+	}
+	cp_log_init("admin");
+	if (cfg.store_kind != CP_STORE_POSTGRESQL) {
+		printf("store = bdb: needs no initialisation: the store is created when first "
+		    "opened\n");
+		ok = 0;
+		goto out;
+	}
+	errno = 0;
+	if (read_old(file, &sql) != 0 || sql.len == 0) {
+		fprintf(stderr, "cimd-proxy-admin: %s: %s\n", file,
+		    sql.len == 0 && errno == 0 ? "empty or missing" : strerror(errno));
+		goto out;
+	}
+	if (cp_store_open(&cfg, &st) != CP_OK ||
+	    cp_store_apply_schema(st, cp_buf_cstr(&sql)) != CP_OK) {
+		fprintf(stderr, "cimd-proxy-admin: the schema was not applied (see above)\n");
+		goto out;
+	}
+	printf("schema %s applied\n", file);
+	ok = 0;
+out:
+	cp_store_close(st);
+	cp_buf_free(&sql);
+	cp_conf_free(&cfg);
+	return ok;
 }
 
 /* Run as the web server user: files the store creates belong to whoever
@@ -166,6 +235,8 @@ main(int argc, char **argv)
 		return keygen(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "check-config") == 0)
 		return check_config();
+	if ((argc == 2 || argc == 3) && strcmp(argv[1], "init-store") == 0)
+		return init_store(argc == 3 ? argv[2] : SCHEMA_FILE);
 	if (argc == 2 && strcmp(argv[1], "purge") == 0)
 		return purge();
 	return usage();

@@ -1129,6 +1129,81 @@ pg_faults(const struct backend *be)
 }
 #endif
 
+#ifdef HAVE_LIBPQ
+/* Runs cimd-proxy-admin ARGS with a config whose store line is store;
+ * out gets its stdout and stderr.  Returns its exit status (-1: not run). */
+static int
+admin_run(const char *store, const char *args, char *out, size_t n)
+{
+	char conf[300], cmd[1200];
+	size_t got = 0;
+	FILE *f;
+	int status;
+
+	out[0] = '\0';
+	path_in(conf, sizeof(conf), "admin-pg.conf");
+	if ((f = fopen(conf, "w")) == NULL)
+		return -1;
+	fprintf(f, "public_url = https://mcp.example.com\n"
+	    "idp_issuer = https://example.okta.com/oauth2/default\n"
+	    "idp_client_id = 0oa1abc\n"
+	    "gateway_url = https://gw.example.com/mcp\n"
+	    "key_file = /etc/cimd-proxy/keys\n"
+	    "agentcore_region = us-east-1\n"
+	    "store = %s\n", store);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "CIMD_PROXY_CONF='%s' '%s/tools/cimd-proxy-admin' %s 2>&1",
+	    conf, getenv("top_builddir"), args);
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	got = fread(out, 1, n - 1, f);
+	out[got] = '\0';
+	status = pclose(f);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* init-store applies the schema through the configured conninfo (again
+ * without harm), and check-config connects and checks table and rights. */
+static void
+pg_admin_tool(void)
+{
+	char store[600], args[600], out[4096];
+
+	if (getenv("top_builddir") == NULL || getenv("top_srcdir") == NULL) {
+		printf("ok %d - # SKIP top_builddir not set: init-store, check-config\n", ++tap_n);
+		return;
+	}
+	pg_admin("DROP DATABASE IF EXISTS cimd_init");
+	ok(pg_admin("CREATE DATABASE cimd_init"), "an empty database");
+	snprintf(store, sizeof(store), "postgresql:%s dbname=cimd_init user=postgres", pg_base);
+	is_int(admin_run(store, "check-config", out, sizeof(out)), 1,
+	    "check-config before the schema: exit 1");
+	ok(strstr(out, "no table cimd_records") && strstr(out, "init-store"),
+	    "  says the table is missing and how to create it");
+	snprintf(args, sizeof(args), "init-store '%s/sql/cimd-proxy.sql'", getenv("top_srcdir"));
+	is_int(admin_run(store, args, out, sizeof(out)), 0, "init-store: exit 0");
+	ok(strstr(out, "applied") != NULL, "  %.*s", (int)strcspn(out, "\n"), out);
+	is_int(admin_run(store, args, out, sizeof(out)), 0, "init-store again: exit 0 (idempotent)");
+	is_int(admin_run(store, "check-config", out, sizeof(out)), 0, "check-config after it: exit 0");
+	ok(strstr(out, "table and rights in order") != NULL, "  %.*s", (int)strcspn(out, "\n"), out);
+
+	snprintf(store, sizeof(store), "postgresql:%s user=cimd_nodelete", pg_base);
+	is_int(admin_run(store, "check-config", out, sizeof(out)), 1,
+	    "check-config with a role without DELETE: exit 1");
+	ok(strstr(out, "may not DELETE cimd_records: GRANT SELECT, INSERT, UPDATE, DELETE") != NULL,
+	    "  names the missing right and the grant");
+	is_int(admin_run("postgresql:host=/nonexistent dbname=cimd", "check-config", out, sizeof(out)),
+	    1, "check-config with no server: exit 1");
+	ok(strstr(out, "cannot connect to PostgreSQL") != NULL, "  says it cannot connect");
+	is_int(admin_run("postgresql:host=/nonexistent dbname=cimd", args, out, sizeof(out)), 1,
+	    "init-store with no server: exit 1");
+	is_int(admin_run(store, "init-store /nonexistent/cimd-proxy.sql", out, sizeof(out)), 1,
+	    "init-store with no schema file: exit 1");
+	ok(strstr(out, "/nonexistent/cimd-proxy.sql") != NULL, "  names the file");
+	pg_admin("DROP DATABASE cimd_init");
+}
+#endif
+
 int
 main(void)
 {
@@ -1167,6 +1242,8 @@ main(void)
 #ifdef HAVE_LIBPQ
 		printf("# postgresql: faults\n");
 		pg_faults(&pg);
+		printf("# postgresql: cimd-proxy-admin init-store and check-config\n");
+		pg_admin_tool();
 		if (pg_started)
 			pg_ctl("destroy");
 #endif
