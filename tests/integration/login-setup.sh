@@ -9,6 +9,10 @@
 #                                serve HTTPS (servers.sh srv_tls); DOCDIR
 #                                is the host's own copy of tests/docs, read
 #                                on every request, for a test to edit
+#                                With LOGIN_FLEET set to a PostgreSQL
+#                                conninfo, the two proxies are one fleet:
+#                                store = postgresql:$LOGIN_FLEET and the
+#                                lighttpd proxy's key file for both
 #   login_stop                   stop both proxies
 #   login_start [CONF-LINE]...   start them again with those lines set
 #                                (replacing the keys' earlier values), the
@@ -74,6 +78,10 @@ login_setup() {
 			"fetch_allow_private = 127.0.0.1/32" "client_allow = $DOCS/" >/dev/null || return 1
 		# srv_config's IdP is a placeholder: point it at ours.
 		sed -i "s|^idp_issuer = .*|idp_issuer = $IDP|" "$SRV_ROOT/conf-$d/template"
+		if [ -n "${LOGIN_FLEET:-}" ]; then
+			sed -i -e "s|^store = .*|store = postgresql:$LOGIN_FLEET|" \
+				-e "s|^key_file = .*|key_file = $SRV_ROOT/conf-lt/keys|" "$SRV_ROOT/conf-$d/template"
+		fi
 	done
 	login_start || return 1
 	standin idp idp.mjs --port "$idp_port" --cert "$SRV_ROOT/pki/server.pem" \
