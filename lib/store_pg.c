@@ -115,6 +115,8 @@ struct args {
 static void
 add_bytes(struct args *a, const void *p, size_t len)
 {
+	if (a->n >= MAX_PARAMS)
+		return;
 	/* A NULL pointer would be SQL NULL; an empty value is not. */
 	a->values[a->n] = len ? p : "";
 	a->lengths[a->n] = (int)len;
@@ -321,6 +323,8 @@ run(struct cp_pg *p, enum stmt s, const char *what, struct args *a, PGresult **o
 	enum cp_status rc = CP_ERR_STORE;
 
 	*out = NULL;
+	if (a->n != st->nparams)
+		return CP_ERR_INTERNAL;
 	if (p->pid != getpid()) {
 		cp_log(CP_LOG_ERROR, "store: a handle opened before fork() was used in the child");
 		return CP_ERR_STORE;
