@@ -742,8 +742,11 @@ test_bad_stores(void)
 #endif
 }
 
-/* A handle used across fork() answers a store error, and the child's
- * close leaves the parent's handle (its connection) working. */
+/* A handle used across fork() answers a store error, and the parent's
+ * handle keeps working; a PostgreSQL child also closes its copy, which
+ * must not end the parent's session on the shared socket.  (A Berkeley
+ * DB handle cannot be freed in a child: its close there frees only the
+ * wrapper, which valgrind would call a leak.) */
 static void
 case_fork_misuse(const struct backend *be)
 {
@@ -752,18 +755,19 @@ case_fork_misuse(const struct backend *be)
 	int status;
 	pid_t pid;
 
-	cp_store_put(st, CP_NS_CIMD, "forked", 6, "p", 1, time(NULL) + 60);
+	cp_store_put(st, CP_NS_CIMD, "forked", 6, "p", 1, time(NULL) + 3600);
 	if ((pid = fork()) == 0) {
 		alarm(CHILD_ALARM);
 		get_str(st, CP_NS_CIMD, "forked", &rc);
-		cp_store_close(st);
+		if (be->kind == CP_STORE_POSTGRESQL)
+			cp_store_close(st);
 		_exit(rc == CP_ERR_STORE ? 0 : 1);
 	}
 	waitpid(pid, &status, 0);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "a handle used across fork() answers a store error");
 	is_str(get_str(st, CP_NS_CIMD, "forked", &rc), "p",
-	    "  and the parent's handle still works after the child closed its copy");
+	    "  and the parent's handle still works after that");
 	cp_store_close(st);
 }
 
