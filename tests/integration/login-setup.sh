@@ -12,7 +12,10 @@
 #                                With LOGIN_FLEET set to a PostgreSQL
 #                                conninfo, the two proxies are one fleet:
 #                                store = postgresql:$LOGIN_FLEET and the
-#                                lighttpd proxy's key file for both
+#                                lighttpd proxy's key file for both.
+#                                LOGIN_STORE replaces only the store line
+#                                (each proxy keeps its own keys), and
+#                                LOGIN_CLEANUP runs at exit after the rest
 #   login_stop                   stop both proxies
 #   login_start [CONF-LINE]...   start them again with those lines set
 #                                (replacing the keys' earlier values), the
@@ -58,7 +61,7 @@ login_stop_standins() {
 login_setup() {
 	local idp_port d
 	srv_init
-	trap 'login_stop_standins; srv_cleanup' EXIT
+	trap 'login_stop_standins; srv_cleanup; eval "${LOGIN_CLEANUP:-:}"' EXIT
 	T=$SRV_ROOT/t
 	mkdir -p "$T"
 	sh "$top_srcdir/tests/pki.sh" "$SRV_ROOT/pki" >/dev/null || return 1
@@ -78,6 +81,9 @@ login_setup() {
 			"fetch_allow_private = 127.0.0.1/32" "client_allow = $DOCS/" >/dev/null || return 1
 		# srv_config's IdP is a placeholder: point it at ours.
 		sed -i "s|^idp_issuer = .*|idp_issuer = $IDP|" "$SRV_ROOT/conf-$d/template"
+		if [ -n "${LOGIN_STORE:-}" ]; then
+			sed -i "s|^store = .*|store = $LOGIN_STORE|" "$SRV_ROOT/conf-$d/template"
+		fi
 		if [ -n "${LOGIN_FLEET:-}" ]; then
 			sed -i -e "s|^store = .*|store = postgresql:$LOGIN_FLEET|" \
 				-e "s|^key_file = .*|key_file = $SRV_ROOT/conf-lt/keys|" "$SRV_ROOT/conf-$d/template"
