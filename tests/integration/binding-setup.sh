@@ -6,7 +6,9 @@
 # Source after tests/lib.sh and servers.sh.
 #
 #   binding_prereqs [chromium]   skip unless the tools (and Chromium) exist
-#   binding_setup [CONF-LINE]... start everything, sets:
+#   binding_setup [CONF-LINE]... start everything (BINDING_STORE: a store
+#                                line for both proxies; BINDING_CLEANUP:
+#                                run at exit after the rest), sets:
 #       T (scratch), CA, IDP, LT and AP (the proxies' origins),
 #       AC_lt / AC_ap (the AgentCore stand-ins), conf_lt / conf_ap,
 #       gwp_lt / acp_lt (lighttpd's gateway and AgentCore ports),
@@ -87,6 +89,9 @@ binding_config() {
 	sed -i -e "s|^idp_issuer = .*|idp_issuer = $IDP|" \
 		-e "s|^gateway_url = .*|gateway_url = http://127.0.0.1:$gw/mcp|" \
 		-e "s|^binding = off|binding = agentcore|" "$(dirname "$conf")/template"
+	# BINDING_STORE: another store line for both proxies (binding-pg.test).
+	[ -n "${BINDING_STORE:-}" ] &&
+		sed -i "s|^store = .*|store = $BINDING_STORE|" "$(dirname "$conf")/template"
 	echo "$conf"
 }
 
@@ -111,7 +116,7 @@ binding_setup() {
 	local idp_port s gwp acp o
 	local -a redirects=()
 	srv_init
-	trap 'binding_stop_standins; srv_cleanup' EXIT
+	trap 'binding_stop_standins; srv_cleanup; eval "${BINDING_CLEANUP:-:}"' EXIT
 	T=$SRV_ROOT/t
 	mkdir -p "$T" "$top_builddir/tests/artifacts"
 	sh "$top_srcdir/tests/pki.sh" "$SRV_ROOT/pki" >/dev/null || return 1
