@@ -86,7 +86,7 @@ pg_start() {
 		# fsync off: a test cluster need not survive a power cut.
 		if (cd "$dir" && as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
 		    -w -t "$START_SECONDS" -s -o "-c port=$port -c listen_addresses=127.0.0.1 \
-		    -c unix_socket_directories='$dir' -c fsync=off -c max_connections=60 \
+		    -c unix_socket_directories='$dir' -c fsync=off -c max_connections=400 \
 		    -c shared_buffers=16MB" start >/dev/null); then
 			break
 		fi
