@@ -19,9 +19,12 @@
 #ifndef CP_SEAL_H
 #define CP_SEAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#include <sys/types.h>
 
 #include "buf.h"
 #include "status.h"
@@ -48,11 +51,16 @@ struct cp_keys;
 /* Loads key_file.  Refuses a file that others may read or write, or the
  * group may write (group-readable 0640 is allowed: the web server's group
  * often needs it), an empty file, a line that is not base64 of exactly
- * 32 bytes, or more than CP_SEAL_MAX_KEYS keys, with one line in err
- * naming the file and line (never a key).  CP_ERR_CONFIG for a refused
- * file, CP_ERR_IO when it cannot be read.  The caller frees *out. */
+ * 32 bytes, or more than CP_SEAL_MAX_KEYS keys (the message says how
+ * many there are), with one line in err naming the file and line (never
+ * a key).  CP_ERR_CONFIG for a refused file, CP_ERR_IO when it cannot be
+ * read.  The caller frees *out. */
 enum cp_status cp_keys_load(const char *path, struct cp_keys **out,
     char *err, size_t errlen);
+/* True when a key file with this st_mode is refused for its permissions:
+ * others may access it or the group may write it, so its keys may be
+ * known or planted by someone other than the web server user. */
+bool cp_keys_mode_exposed(mode_t mode);
 /* Parses key file text (len bytes) as if read from name, without the
  * mode check; for tests and fuzzing.  Same errors as cp_keys_load. */
 enum cp_status cp_keys_parse(const char *name, const char *text, size_t len,
