@@ -34,9 +34,15 @@ struct cp_login {
 	struct cp_store *st;
 };
 
-/* Loads key_file and opens the store for cfg, once per process.
+/* Loads key_file and opens the store for cfg, once per process; later
+ * calls look at key_file at most once a second and reload it when it
+ * changed, so a rotation (cimd-proxy-admin keygen) needs no restart
+ * (login.c says what happens when the changed file cannot be used).
  * CP_ERR_CONFIG (keys unusable; logged with the reason) or CP_ERR_STORE
- * (store unavailable: the caller answers 503).  *out stays owned here. */
+ * (store unavailable: the caller answers 503).  *out stays owned here;
+ * its keys may be replaced by the next call, so a caller keeps no copy
+ * of lg->keys across calls.  For one thread: the endpoints serve one
+ * request at a time per process. */
 enum cp_status cp_login_get(const struct cp_config *cfg, struct cp_login **out);
 
 /* cp_idp_discover through the login's store; the caller frees idp. */
