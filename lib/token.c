@@ -260,24 +260,6 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		rc = fail_open(req, rc, "authorization code");
 		goto out;
 	}
-	/* RFC 6749 4.1.2: a code is used once; a second use revokes the
-	 * grant the first one started. */
-	cp_hex(id, sizeof(id), grant);
-	rc = cp_store_once(lg->st, id, sizeof(id), expires);
-	if (rc == CP_ERR_REPLAY) {
-		cp_log_security("authorization code presented twice (client %.200s): "
-		    "its refresh tokens are revoked", client_id);
-		if (grant_revoke(lg, grant) != CP_OK) {
-			rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
-			goto out;
-		}
-		rc = fail(req, 400, "invalid_grant", "the authorization code was already used");
-		goto out;
-	}
-	if (rc != CP_OK) {
-		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
-		goto out;
-	}
 	if (!cp_str_eq_c(cp_str_c(cp_login_str(env, "client_id")), client_id) ||
 	    !cp_str_eq_c(cp_str_c(cp_login_str(env, "redirect_uri")), redirect_uri)) {
 		cp_log_security("authorization code presented by another client or redirect_uri (client %.200s)",
@@ -303,6 +285,27 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	if (challenge == NULL || !cp_pkce_verify(verifier, strlen(verifier),
 	    challenge, strlen(challenge))) {
 		rc = fail(req, 400, "invalid_grant", "code_verifier does not match the code_challenge");
+		goto out;
+	}
+	/* RFC 6749 4.1.2: a code is used once; a second use revokes the
+	 * grant the first one started.  Spent only now, after everything it
+	 * is bound to matched: whoever merely saw the code (a log, a
+	 * referrer, a shared screen) cannot burn the real client's login
+	 * with a wrong verifier, nor revoke what it issued. */
+	cp_hex(id, sizeof(id), grant);
+	rc = cp_store_once(lg->st, id, sizeof(id), expires);
+	if (rc == CP_ERR_REPLAY) {
+		cp_log_security("authorization code presented twice (client %.200s): "
+		    "its refresh tokens are revoked", client_id);
+		if (grant_revoke(lg, grant) != CP_OK) {
+			rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
+			goto out;
+		}
+		rc = fail(req, 400, "invalid_grant", "the authorization code was already used");
+		goto out;
+	}
+	if (rc != CP_OK) {
+		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
 		goto out;
 	}
 	snprintf(callback, sizeof(callback), "%s/callback", lg->cfg->public_url);
