@@ -84,21 +84,36 @@ fail_client_auth(struct cp_req *req)
 }
 
 /*
+ * What a grant's refresh envelopes carry besides the IdP's refresh
+ * token: the grant's id (NULL in envelopes sealed before grants were
+ * recorded) and the scope the resource owner granted (RFC 6749 6: a
+ * refresh may ask for no more, and a rotated refresh token keeps exactly
+ * that scope).  When from_answer is set, the IdP's answer names the
+ * grant if it carries a scope (RFC 6749 5.1), and scope is the fallback.
+ */
+struct grant_info {
+	const char *id;
+	const char *scope;
+	bool from_answer;
+};
+
+/*
  * Builds our success answer from the IdP's (RFC 6749 5.1): the access
  * token and its metadata pass through, the refresh token is replaced by
  * an envelope bound to client_id (RFC 6749 6: a refresh token works only
- * for the client it was issued to), the ID token is dropped (its aud is
- * the IdP client, not this client; PROTOCOL.md Open Q 16).
+ * for the client it was issued to) and carrying g, the ID token is
+ * dropped (its aud is the IdP client, not this client; PROTOCOL.md Open
+ * Q 16).
  */
 static enum cp_status
 answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
-    const char *grant, json_object *idp)
+    const struct grant_info *g, json_object *idp)
 {
 	static const char *const pass[] = { "access_token", "token_type",
 	    "expires_in", "scope" };
 	json_object *out = NULL, *v;
 	struct cp_buf env;
-	const char *rt;
+	const char *rt, *scope = g->scope;
 	size_t i;
 	enum cp_status rc = CP_ERR_NOMEM;
 
@@ -124,11 +139,15 @@ answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
 
 		if (plain == NULL)
 			goto out;
+		if (g->from_answer && cp_login_str(idp, "scope") != NULL)
+			scope = cp_login_str(idp, "scope");
 		rc = cp_login_set(plain, "idp_rt", rt);
 		if (rc == CP_OK)
 			rc = cp_login_set(plain, "client_id", client_id);
-		if (rc == CP_OK && grant != NULL)
-			rc = cp_login_set(plain, "grant", grant);
+		if (rc == CP_OK)
+			rc = cp_login_set(plain, "grant", g->id);
+		if (rc == CP_OK)
+			rc = cp_login_set(plain, "scope", scope);
 		if (rc == CP_OK)
 			rc = cp_login_seal(lg, CP_SEAL_REFRESH, plain,
 			    time(NULL) + CP_REFRESH_TTL, &env, NULL);
@@ -152,7 +171,7 @@ out:
  */
 static enum cp_status
 forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
-    const char *grant, const struct cp_buf *form)
+    const struct grant_info *g, const struct cp_buf *form)
 {
 	struct cp_idp idp;
 	struct cp_http_response resp;
@@ -183,7 +202,7 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 	if (cp_json_parse_object(cp_buf_cstr(&resp.body), resp.body.len, &body) != CP_OK)
 		body = NULL;
 	if (resp.status == 200 && body != NULL) {
-		rc = answer_tokens(req, lg, client_id, grant, body);
+		rc = answer_tokens(req, lg, client_id, g, body);
 		goto out;
 	}
 	if (resp.status >= 400 && resp.status < 500 && body != NULL &&
@@ -241,6 +260,7 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	const char *verifier = cp_form_get(f, "code_verifier");
 	const char *resource = cp_form_get(f, "resource");
 	const char *bound_resource, *challenge;
+	struct grant_info g;
 	uint8_t id[CP_SEAL_ID_LEN];
 	char grant[CP_GRANT_HEX_LEN + 1];
 	time_t expires;
@@ -315,7 +335,10 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
 	    (rc = cp_form_add(&form, "code_verifier", verifier)) != CP_OK)
 		goto out;
-	rc = forward(req, lg, client_id, grant, &form);
+	g.id = grant;
+	g.scope = cp_login_str(env, "scope");
+	g.from_answer = true;
+	rc = forward(req, lg, client_id, &g, &form);
 out:
 	json_object_put(env);
 	cp_buf_wipe_free(&form);
@@ -330,6 +353,7 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	const char *client_id = cp_form_get(f, "client_id");
 	const char *scope = cp_form_get(f, "scope");
 	const char *grant;
+	struct grant_info g;
 	json_object *env = NULL;
 	struct cp_buf form, scopes;
 	enum cp_status rc;
@@ -368,12 +392,28 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		rc = fail(req, 400, "invalid_scope", "a requested scope is not offered by this server");
 		goto out;
 	}
+	/* RFC 6749 6: no scope the resource owner did not grant.  An
+	 * envelope sealed before grants carried their scope is checked
+	 * against idp_scopes only, as it was; the IdP still holds its own
+	 * grant. */
+	g.id = grant;
+	g.scope = cp_login_str(env, "scope");
+	if (scope != NULL && g.scope != NULL && !cp_oauth_scope_within(scope, g.scope)) {
+		cp_log(CP_LOG_INFO, "refresh asked for a scope outside its grant (client %.200s)",
+		    client_id);
+		rc = fail(req, 400, "invalid_scope",
+		    "a requested scope was not granted originally (RFC 6749 6)");
+		goto out;
+	}
+	/* Such an envelope's successor learns the grant from the IdP's
+	 * answer to a refresh that narrowed nothing. */
+	g.from_answer = g.scope == NULL && scope == NULL;
 	if ((rc = cp_form_add(&form, "grant_type", "refresh_token")) != CP_OK ||
 	    (rc = cp_form_add(&form, "refresh_token", cp_login_str(env, "idp_rt"))) != CP_OK ||
 	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
 	    (rc = cp_form_add(&form, "scope", scope)) != CP_OK)
 		goto out;
-	rc = forward(req, lg, client_id, grant, &form);
+	rc = forward(req, lg, client_id, &g, &form);
 out:
 	json_object_put(env);
 	cp_buf_wipe_free(&form);

@@ -203,12 +203,14 @@ authorize_url() {
 	printf '%s/authorize%s' "$base" "$url"
 }
 
-# login BASE: a whole curl-driven login up to our code; sets $cookie
+# login BASE [NAME=VALUE]...: a whole curl-driven login up to our code
+# (authorize_url's arguments change the request); sets $cookie
 # (browser), $code_url (the redirect to the client) and $verifier.
 login() {
 	local base=$1 tok
+	shift
 	pkce
-	req GET "$(authorize_url "$base" "resource=$base/mcp" login_hint=alice)"
+	req GET "$(authorize_url "$base" "resource=$base/mcp" login_hint=alice "$@")"
 	cookie=$(browser_cookie)
 	tok=$(form_request)
 	req POST "$base/authorize" -H "Cookie: $cookie" \
