@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "consent.h"
 #include "form.h"
 #include "jsonparse.h"
 #include "log.h"
@@ -84,17 +85,46 @@ fail_client_auth(struct cp_req *req)
 }
 
 /*
+ * Called once the IdP accepted the code env wraps: the login succeeded.
+ * If the user approved the client under consent = remember, that
+ * approval is stored now, never earlier: a /callback can be forged with
+ * any code, an exchange cannot.  It lasts CP_CONSENT_TTL from the code's
+ * sealing, when /callback renewed the browser's cookie (env's expires
+ * minus CP_CODE_TTL), so it never outlives the cookie.  A store failure
+ * only means the page shows again; the client has its tokens.
+ */
+static void
+remember_consent(struct cp_login *lg, json_object *env, time_t expires)
+{
+	const char *browser = cp_login_str(env, "consent_browser");
+	const char *doc_hash = cp_login_str(env, "consent_doc_hash");
+	const char *client_id = cp_login_str(env, "client_id");
+
+	if (lg->cfg->consent != CP_CONSENT_REMEMBER || browser == NULL ||
+	    doc_hash == NULL || client_id == NULL)
+		return;
+	if (cp_consent_record(lg, browser, client_id, doc_hash,
+	    expires - CP_CODE_TTL + CP_CONSENT_TTL) != CP_OK)
+		cp_log(CP_LOG_WARN, "could not remember consent (client %.200s); "
+		    "the page will show again", client_id);
+}
+
+/*
  * What a grant's refresh envelopes carry besides the IdP's refresh
  * token: the grant's id (NULL in envelopes sealed before grants were
  * recorded) and the scope the resource owner granted (RFC 6749 6: a
  * refresh may ask for no more, and a rotated refresh token keeps exactly
  * that scope).  When from_answer is set, the IdP's answer names the
  * grant if it carries a scope (RFC 6749 5.1), and scope is the fallback.
+ * code is the envelope of the code being exchanged (NULL on refresh),
+ * sealed to expire at code_expires.
  */
 struct grant_info {
 	const char *id;
 	const char *scope;
 	bool from_answer;
+	json_object *code;
+	time_t code_expires;
 };
 
 /*
@@ -103,7 +133,7 @@ struct grant_info {
  * an envelope bound to client_id (RFC 6749 6: a refresh token works only
  * for the client it was issued to) and carrying g, the ID token is
  * dropped (its aud is the IdP client, not this client; PROTOCOL.md Open
- * Q 16).
+ * Q 16).  A code's exchange stores its login's consent first.
  */
 static enum cp_status
 answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
@@ -157,6 +187,8 @@ answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
 		if ((rc = cp_login_set(out, "refresh_token", cp_buf_cstr(&env))) != CP_OK)
 			goto out;
 	}
+	if (g->code != NULL)
+		remember_consent(lg, g->code, g->code_expires);
 	rc = cp_resp_json(req, 200, out);
 out:
 	json_object_put(out);
@@ -338,6 +370,8 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	g.id = grant;
 	g.scope = cp_login_str(env, "scope");
 	g.from_answer = true;
+	g.code = env;
+	g.code_expires = expires;
 	rc = forward(req, lg, client_id, &g, &form);
 out:
 	json_object_put(env);
@@ -408,6 +442,8 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	/* Such an envelope's successor learns the grant from the IdP's
 	 * answer to a refresh that narrowed nothing. */
 	g.from_answer = g.scope == NULL && scope == NULL;
+	g.code = NULL;
+	g.code_expires = 0;
 	if ((rc = cp_form_add(&form, "grant_type", "refresh_token")) != CP_OK ||
 	    (rc = cp_form_add(&form, "refresh_token", cp_login_str(env, "idp_rt"))) != CP_OK ||
 	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
