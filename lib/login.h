@@ -23,7 +23,7 @@
 #define CP_CSRF_TTL         600             /* a consent form stays valid 10 min */
 #define CP_REFRESH_TTL      (90 * 86400)    /* our refresh-token envelope */
 #define CP_BROWSER_TTL      (30 * 86400)    /* __Host-cimd-browser cookie */
-#define CP_CONSENT_TTL      CP_BROWSER_TTL  /* remembered consent; approving renews the cookie */
+#define CP_CONSENT_TTL      CP_BROWSER_TTL  /* remembered consent; its login renews the cookie */
 #define CP_BROWSER_ID_LEN   16
 
 /* The per-process resources of a login endpoint; owned by login.c and
