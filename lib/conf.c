@@ -138,6 +138,14 @@ check_visible(const char *v)
 	return NULL;
 }
 
+/* What the operator must be told when idp_audience is missing. */
+#define AUDIENCE_HINT \
+	"the aud of the access tokens your IdP issues for the MCP gateway, checked " \
+	"on every /mcp request; Okta calls it the authorization server's Audience " \
+	"(Security > API > Authorization Servers, Settings tab), e.g. api://default. " \
+	"'idp_audience = " CP_AUDIENCE_ANY "' accepts any audience (not recommended; " \
+	"warned at every start)"
+
 static const char *
 check_scopes(const char *v)
 {
@@ -288,7 +296,7 @@ static const struct key keys[] = {
 	{ "idp_client_id", ONE, true, check_visible },
 	{ "idp_scopes", ONE, false, check_scopes },
 	{ "idp_user_claim", ONE, false, check_token },
-	{ "idp_audience", ONE, false, check_visible },
+	{ "idp_audience", ONE, true, check_visible },
 	{ "gateway_url", ONE, true, check_gateway },
 	{ "gateway_protocol_version", ONE, false, check_date_version },
 	{ "client_allow", LIST, false, check_client_allow },
@@ -408,6 +416,7 @@ build(struct parse *p, struct raw *r, struct cp_config *cfg)
 	    dup_or_default(&cfg->tls_ca_file, raw_one(r, "tls_ca_file"), NULL))
 		goto out;
 	strip_slash(cfg->public_url);
+	cfg->idp_audience_any = strcmp(cfg->idp_audience, CP_AUDIENCE_ANY) == 0;
 	if (cfg->agentcore_endpoint)
 		strip_slash(cfg->agentcore_endpoint);
 
@@ -603,7 +612,8 @@ cp_conf_parse(const char *name, const char *text, size_t len,
 	p.line = 0;
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].required && r.v[i].n == 0) {
-			rc = fail(&p, keys[i].name, "is required but missing");
+			rc = fail(&p, keys[i].name, "is required but missing%s",
+			    strcmp(keys[i].name, "idp_audience") == 0 ? ": " AUDIENCE_HINT : "");
 			goto out;
 		}
 	if ((rc = build(&p, &r, cfg)) != CP_OK)
@@ -619,6 +629,17 @@ out:
 		cp_conf_free(cfg);
 	}
 	return rc;
+}
+
+const char *
+cp_conf_warning(const struct cp_config *cfg)
+{
+	if (cfg->idp_audience_any)
+		return "idp_audience = " CP_AUDIENCE_ANY ": /mcp accepts access tokens the "
+		    "IdP issued for any audience, so a token meant for another application "
+		    "(or an ID token, where the IdP does not mark its type) is relayed; set "
+		    "idp_audience to the audience of the gateway's tokens";
+	return NULL;
 }
 
 const char *

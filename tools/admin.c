@@ -120,6 +120,8 @@ check_config(void)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	if (cp_conf_warning(&cfg) != NULL)
+		fprintf(stderr, "%s: warning: %s\n", path, cp_conf_warning(&cfg));
 	printf("%s: ok (MCP resource %s)\n", path, cfg.resource);
 	cp_conf_free(&cfg);
 	return 0;
