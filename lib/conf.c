@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,7 +94,42 @@ check_http_url(const char *v, bool https_only_unless_loopback, bool path_ok)
 
 static const char *check_public_url(const char *v) { return check_http_url(v, true, false); }
 static const char *check_issuer(const char *v) { return check_http_url(v, true, true); }
-static const char *check_gateway(const char *v) { return check_http_url(v, false, true); }
+
+/* gateway_url carries every user's bearer token: plain http only to this
+ * host itself (127.0.0.0/8, ::1 or localhost), where nothing on a network
+ * can read it. */
+static const char *
+check_gateway(const char *v)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	struct cp_url u;
+	const char *why;
+	size_t n;
+	bool loopback;
+
+	if ((why = check_http_url(v, false, true)) != NULL)
+		return why;
+	if (cp_url_parse(v, &u) != CP_OK)
+		return "must be an absolute URL";
+	n = strlen(u.host);
+	loopback = strcasecmp(u.host, "localhost") == 0 ||
+	    (inet_pton(AF_INET, u.host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127);
+	if (!loopback && n > 2 && n < INET6_ADDRSTRLEN + 2 && u.host[0] == '[' &&
+	    u.host[n - 1] == ']') {
+		char addr[INET6_ADDRSTRLEN + 2];
+
+		memcpy(addr, u.host + 1, n - 2);
+		addr[n - 2] = '\0';
+		loopback = inet_pton(AF_INET6, addr, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	if (strcmp(u.scheme, "http") == 0 && !loopback)
+		why = "must be an https URL (plain http only to a loopback host: "
+		    "127.0.0.0/8, [::1] or localhost)";
+	cp_url_free(&u);
+	return why;
+}
 
 static const char *
 check_endpoint(const char *v)

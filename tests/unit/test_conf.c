@@ -17,6 +17,9 @@
 	"key_file = /etc/cimd-proxy/keys\n" \
 	"agentcore_region = us-east-1\n"
 #define BASE BASE_NO_AUD "idp_audience = api://default\n"
+#define GW_BASE \
+	"public_url = https://mcp.example.com\nidp_issuer = https://i.example\n" \
+	"idp_client_id = c\nidp_audience = api://default\nkey_file = /k\nbinding = off\n"
 
 /* Each case is BASE plus extra lines (or a replacement text), and the
  * error line it must produce (a substring), or NULL for success. */
@@ -40,6 +43,22 @@ static const struct conf_case cases[] = {
 	{ "public_url = http://127.0.0.1:8080\nidp_issuer = https://127.0.0.1:9100\n"
 	  "idp_client_id = c\nidp_audience = a\ngateway_url = http://127.0.0.1:9200/mcp\n"
 	  "key_file = /k\nbinding = off\n", NULL },
+	/* gateway_url: https anywhere, plain http only to a loopback host */
+	{ GW_BASE "gateway_url = https://gw.example.com/mcp\n", NULL },
+	{ GW_BASE "gateway_url = https://10.0.0.5:8443/mcp\n", NULL },
+	{ GW_BASE "gateway_url = http://127.0.0.1:9200/mcp\n", NULL },
+	{ GW_BASE "gateway_url = http://127.45.6.7/mcp\n", NULL },
+	{ GW_BASE "gateway_url = http://[::1]:9200/mcp\n", NULL },
+	{ GW_BASE "gateway_url = http://localhost:9200/mcp\n", NULL },
+	{ GW_BASE "gateway_url = http://gw.example.com/mcp\n",
+	  "t:7: gateway_url: must be an https URL (plain http only to a loopback host" },
+	{ GW_BASE "gateway_url = http://10.0.0.5:9200/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = http://128.0.0.1/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = http://[::2]/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = http://[::ffff:127.0.0.1]/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = http://localhost.example.com/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = http://127.0.0.1.example.com/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = ftp://127.0.0.1/mcp\n", "gateway_url: must be an http or https URL" },
 	/* missing and unknown keys */
 	{ "public_url = https://a.example\n", "idp_issuer: is required but missing" },
 	/* idp_audience is required, and the error says what Okta calls it */
