@@ -347,6 +347,8 @@ check_config(void)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	if (cp_conf_warning(&cfg) != NULL)
+		fprintf(stderr, "%s: warning: %s\n", path, cp_conf_warning(&cfg));
 	switch (cp_keys_load(cfg.key_file, &keys, err, sizeof(err))) {
 	case CP_OK:
 		printf("%s: ok (MCP resource %s)\n", path, cfg.resource);

@@ -94,10 +94,14 @@ srv_free_port() {
 
 # srv_config NAME [LINE]...: a working config (public_url is filled in by
 # the start functions, which know the port) plus extra lines.  Prints
-# its path.  The key file and store belong to the server user.
+# its path.  The key file and store belong to the server user.  The
+# audience is the IdP stand-in's unless a LINE sets idp_audience.
 srv_config() {
-	local name=$1 d=$SRV_ROOT/conf-$1
+	local name=$1 d=$SRV_ROOT/conf-$1 l aud="idp_audience = api://cimd-proxy-test"
 	shift
+	for l in "$@"; do
+		case $l in idp_audience*) aud= ;; esac
+	done
 	mkdir -p "$d/store"
 	"$STAGE/sbin/cimd-proxy-admin" keygen "$d/keys" >/dev/null || return 1
 	{
@@ -105,6 +109,7 @@ srv_config() {
 		echo "idp_issuer = https://127.0.0.1:9/oauth2/default"
 		echo "idp_client_id = cimd-proxy-test"
 		echo "idp_scopes = openid offline_access mcp:tools"
+		[ -z "$aud" ] || echo "$aud"
 		echo "gateway_url = http://127.0.0.1:9/mcp"
 		echo "key_file = $d/keys"
 		echo "store = bdb:$d/store"

@@ -99,8 +99,11 @@ main(int argc, char **argv)
 		memset(&expect, 0, sizeof(expect));
 		expect.issuer = cfg.idp_issuer;
 		expect.audience = cfg.idp_audience;
-		if (i + 2 < argc)
-			expect.audience = strcmp(argv[i + 2], "-") == 0 ? NULL : argv[i + 2];
+		expect.any_audience = cfg.idp_audience_any;
+		if (i + 2 < argc) {
+			expect.any_audience = strcmp(argv[i + 2], "-") == 0;
+			expect.audience = argv[i + 2];
+		}
 		if (i + 3 < argc)
 			expect.nonce = argv[i + 3];
 		rc = cp_jwt_verify(&cfg, st, &idp, argv[i + 1], strlen(argv[i + 1]),

@@ -416,7 +416,7 @@ main(void)
 	close(fd);
 	/* An IdP nobody answers for: the handlers stop where they need it. */
 	snprintf(text, sizeof(text), "public_url = https://proxy.example\n"
-	    "idp_issuer = " ISSUER "\nidp_client_id = cid\n"
+	    "idp_issuer = " ISSUER "\nidp_client_id = cid\nidp_audience = api://default\n"
 	    "gateway_url = https://gw.example/mcp\nkey_file = %s\nstore = bdb:%s\n"
 	    "agentcore_region = us-east-1\nlog_level = error\n", keyfile, dir);
 	is_int(cp_conf_parse("t.conf", text, strlen(text), &cfg, err, sizeof(err)), CP_OK,
