@@ -202,7 +202,7 @@ main(void)
 	snprintf(keyfile, sizeof(keyfile), "%s/keys", dir);
 	snprintf(errlog, sizeof(errlog), "%s/err.log", dir);
 	snprintf(text, sizeof(text), "public_url = https://proxy.example\n"
-	    "idp_issuer = https://idp.example\nidp_client_id = cid\n"
+	    "idp_issuer = https://idp.example\nidp_client_id = cid\nidp_audience = api://test\n"
 	    "gateway_url = https://gw.example/mcp\nkey_file = %s\nstore = bdb:%s\n"
 	    "binding = off\n", keyfile, dir);
 	is_int(cp_conf_parse("t.conf", text, strlen(text), &cfg, err, sizeof(err)), CP_OK,
