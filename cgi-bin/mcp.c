@@ -1,8 +1,8 @@
 /*
  * The MCP endpoint (mcp_path): checks the bearer token, then relays the
  * request to the gateway and streams the answer back (lib/relay.c),
- * storing a session binding for each URL elicitation in it
- * (lib/elicit.c, lib/binding.c).
+ * storing a session binding for each URL elicitation in it that points
+ * at AgentCore (lib/elicit.c, lib/binding.c).
  *
  * One request per process: a long SSE stream holds its process, so the
  * web server must allow enough /mcp processes (see the snippets).
@@ -15,11 +15,13 @@
 
 #include "bearer.h"
 #include "binding.h"
+#include "elicit.h"
 #include "endpoint.h"
 #include "limits.h"
 #include "log.h"
 #include "metadata.h"
 #include "relay.h"
+#include "sbind.h"
 #include "seal.h"
 #include "store.h"
 
@@ -77,6 +79,10 @@ on_elicitation(void *arg, const struct cp_elicitation *e)
 {
 	struct mcp_call *call = arg;
 	const struct cp_config *cfg = call->req->cfg;
+	char who[CP_SB_USER_HASH_LEN + 1];
+	const char *user_id;
+	struct cp_buf host;
+	bool refreshed = false;
 	json_object *v;
 	enum cp_status rc;
 
@@ -90,14 +96,36 @@ on_elicitation(void *arg, const struct cp_elicitation *e)
 		    "no binding stored", e->elicitation_id, cfg->idp_user_claim);
 		return;
 	}
-	rc = cp_binding_put(store, keys, e->session_uri, json_object_get_string(v),
-	    call->token.ptr, call->token.len, time(NULL));
-	if (rc != CP_OK)
+	user_id = json_object_get_string(v);
+	cp_buf_init(&host, CP_MAX_URL);
+	if (!cp_elicit_host_trusted(cfg, e->url, &host)) {
+		cp_log(CP_LOG_WARN, "URL elicitation %.64s points at %.128s, not at AgentCore "
+		    "(agentcore_endpoint, agentcore_region, elicitation_host): relayed, "
+		    "no binding stored", e->elicitation_id, cp_buf_cstr(&host));
+		cp_buf_free(&host);
+		return;
+	}
+	cp_buf_free(&host);
+	rc = cp_binding_put(store, keys, e->session_uri, user_id, call->token.ptr,
+	    call->token.len, time(NULL), &refreshed);
+	cp_sbind_user_hash(user_id, who);
+	switch (rc) {
+	case CP_OK:
+		cp_log(CP_LOG_INFO, "URL elicitation %.64s: binding %s for %.64s",
+		    e->elicitation_id, refreshed ? "refreshed" : "stored", user_id);
+		break;
+	case CP_ERR_DENIED:
+		cp_log_security("URL elicitation %.64s for user %s names a session URI bound "
+		    "to another user; the binding was not changed", e->elicitation_id, who);
+		break;
+	case CP_ERR_REPLAY:
+		cp_log(CP_LOG_WARN, "URL elicitation %.64s names a session URI whose binding "
+		    "was already completed; it stays used", e->elicitation_id);
+		break;
+	default:
 		cp_log(CP_LOG_ERROR, "URL elicitation %.64s: binding not stored: %s",
 		    e->elicitation_id, cp_status_str(rc));
-	else
-		cp_log(CP_LOG_INFO, "URL elicitation %.64s: binding stored for %.64s",
-		    e->elicitation_id, json_object_get_string(v));
+	}
 }
 
 static enum cp_status
