@@ -268,6 +268,34 @@ check_pin(const char *v)
 	return check_abs_path(sp);
 }
 
+/* "host" or "host:port", exactly as a URL's authority would carry it:
+ * what an elicitation URL's host and port are compared with. */
+static const char *
+check_authority(const char *v)
+{
+	struct cp_url u;
+	struct cp_buf url, back;
+	const char *why = "must be a host name, optionally with :port, such as "
+	    "bedrock-agentcore.us-east-1.amazonaws.com";
+
+	cp_buf_init(&url, CP_MAX_URL);
+	cp_buf_init(&back, CP_MAX_URL);
+	if (cp_buf_printf(&url, "https://%s/", v) != CP_OK ||
+	    cp_url_parse(cp_buf_cstr(&url), &u) != CP_OK)
+		goto out;
+	/* Whatever libcurl did not read as host and port (user info, a
+	 * path, a query) makes the two differ. */
+	if (!u.user && !u.password && !u.query && !u.fragment && strcmp(u.path, "/") == 0 &&
+	    cp_buf_printf(&back, "%s%s%s", u.host, u.port ? ":" : "", u.port ? u.port : "") == CP_OK &&
+	    strcasecmp(cp_buf_cstr(&back), v) == 0)
+		why = NULL;
+	cp_url_free(&u);
+out:
+	cp_buf_free(&url);
+	cp_buf_free(&back);
+	return why;
+}
+
 static const char *
 check_cidr(const char *v)
 {
@@ -344,6 +372,7 @@ static const struct key keys[] = {
 	{ "binding", ONE, false, check_binding },
 	{ "agentcore_region", ONE, false, check_region },
 	{ "agentcore_endpoint", ONE, false, check_endpoint },
+	{ "elicitation_host", LIST, false, check_authority },
 	{ "tls_ca_file", ONE, false, check_abs_path },
 	{ "fetch_allow_private", LIST, false, check_cidr },
 	{ "cors_allow_origin", LIST, false, check_origin },
@@ -520,6 +549,9 @@ build(struct parse *p, struct raw *r, struct cp_config *cfg)
 			memset(l, 0, sizeof(*l));
 		} else if (strcmp(keys[i].name, "cors_allow_origin") == 0) {
 			cfg->cors_allow_origin = *l;
+			memset(l, 0, sizeof(*l));
+		} else if (strcmp(keys[i].name, "elicitation_host") == 0) {
+			cfg->elicitation_host = *l;
 			memset(l, 0, sizeof(*l));
 		} else if (strcmp(keys[i].name, "client_pin") == 0 && l->n) {
 			if ((cfg->client_pin = calloc(l->n, sizeof(*cfg->client_pin))) == NULL)
@@ -744,6 +776,7 @@ cp_conf_free(struct cp_config *cfg)
 	free(cfg->store_path);
 	free(cfg->agentcore_region);
 	free(cfg->agentcore_endpoint);
+	strlist_free(&cfg->elicitation_host);
 	free(cfg->tls_ca_file);
 	free(cfg->fetch_allow_private);
 	strlist_free(&cfg->cors_allow_origin);

@@ -64,6 +64,7 @@ struct cp_config {
 	enum cp_binding binding;
 	char *agentcore_region;
 	char *agentcore_endpoint;   /* derived from the region when unset */
+	struct cp_strlist elicitation_host;     /* more hosts elicitation URLs may name */
 	char *tls_ca_file;          /* NULL: system bundle */
 	struct cp_cidr *fetch_allow_private;
 	size_t fetch_allow_private_n;

@@ -550,3 +550,28 @@ out:
 	}
 	return rc;
 }
+
+enum cp_status
+cp_keys_mac(const struct cp_keys *keys, size_t which, const char *label,
+    const void *p, size_t n, uint8_t out[CP_KEYS_MAC_LEN])
+{
+	static const char derive[] = SEAL_AAD_LABEL " keyed hash";
+	uint8_t subkey[CP_KEYS_MAC_LEN];
+	gnutls_hmac_hd_t h;
+	enum cp_status rc = CP_ERR_NOT_FOUND;
+
+	if (keys == NULL || which >= keys->n)
+		return rc;
+	rc = CP_ERR_CRYPTO;
+	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, keys->k[which].key, CP_SEAL_KEY_LEN,
+	    derive, sizeof(derive) - 1, subkey) != 0 ||
+	    gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, subkey, sizeof(subkey)) != 0)
+		goto out;
+	/* The label's NUL ends it, so no label is a prefix of another's input. */
+	if (gnutls_hmac(h, label, strlen(label) + 1) == 0 && gnutls_hmac(h, p, n) == 0)
+		rc = CP_OK;
+	gnutls_hmac_deinit(h, out);
+out:
+	gnutls_memset(subkey, 0, sizeof(subkey));
+	return rc;
+}

@@ -91,6 +91,18 @@ enum cp_status cp_open(const struct cp_keys *keys, enum cp_seal_purpose purpose,
     const char *envelope, size_t len, time_t now, struct cp_buf *plain,
     uint8_t id[CP_SEAL_ID_LEN], time_t *expires);
 
+/* A keyed hash (HMAC-SHA256) of label and p[0..n), under the key at
+ * position which (0 = newest) of keys, for looking a value up in the
+ * store without keeping it there: whoever reads the store cannot tell
+ * the value, nor test a guess, without the key.  The HMAC key is derived
+ * from the sealing key, so neither use weakens the other; label keeps
+ * one kind of value apart from another.  CP_ERR_NOT_FOUND when keys has
+ * no key at that position (a caller tries 0, 1, ... to find what was
+ * recorded before a rotation), CP_ERR_CRYPTO when GnuTLS fails. */
+#define CP_KEYS_MAC_LEN     32
+enum cp_status cp_keys_mac(const struct cp_keys *keys, size_t which, const char *label,
+    const void *p, size_t n, uint8_t out[CP_KEYS_MAC_LEN]);
+
 /* base64url without padding (RFC 4648 section 5).  Decoding is strict:
  * only the 64 URL-safe characters, no padding, no length of the form
  * 4n+1, and zero trailing bits (section 3.5), so each byte string has

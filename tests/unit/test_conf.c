@@ -40,6 +40,14 @@ static const struct conf_case cases[] = {
 	{ BASE "store = postgresql:host=db dbname=cimd\n", NULL },
 	{ BASE_NO_AUD "  idp_audience   =   api://default  \r\n", NULL },
 	{ BASE_NO_AUD "idp_audience = any\n", NULL },
+	{ BASE "elicitation_host = bedrock-agentcore.us-west-2.amazonaws.com\n"
+	       "elicitation_host = 127.0.0.1:8443\nelicitation_host = [::1]:9\n", NULL },
+	{ BASE "elicitation_host = https://a.example\n", "elicitation_host: must be a host name" },
+	{ BASE "elicitation_host = a.example/path\n", "elicitation_host: must be a host name" },
+	{ BASE "elicitation_host = u@a.example\n", "elicitation_host: must be a host name" },
+	{ BASE "elicitation_host = a.example:x\n", "elicitation_host: must be a host name" },
+	{ BASE "elicitation_host = a.example?q\n", "elicitation_host: must be a host name" },
+	{ BASE "elicitation_host = a example\n", "elicitation_host: must be a host name" },
 	{ "public_url = http://127.0.0.1:8080\nidp_issuer = https://127.0.0.1:9100\n"
 	  "idp_client_id = c\nidp_audience = a\ngateway_url = http://127.0.0.1:9200/mcp\n"
 	  "key_file = /k\nbinding = off\n", NULL },
@@ -160,6 +168,15 @@ main(void)
 		cp_conf_free(&cfg);
 	}
 
+	{
+		const char *t = BASE "elicitation_host = idp-broker.example\n"
+		    "elicitation_host = 127.0.0.1:8443\n";
+		ok(cp_conf_parse("t", t, strlen(t), &cfg, err, sizeof(err)) == CP_OK,
+		    "elicitation_host repeats");
+		ok(cfg.elicitation_host.n == 2 &&
+		    strcmp(cfg.elicitation_host.v[1], "127.0.0.1:8443") == 0, "  both kept, in order");
+		cp_conf_free(&cfg);
+	}
 	{
 		const char *t = BASE "cors_allow_origin = https://app.example.com\n"
 		    "fetch_allow_private = 127.0.0.0/8\n";
