@@ -306,7 +306,7 @@ cp_req_body_form(struct cp_req *req, struct cp_form *f)
 	struct cp_buf body;
 	char chunk[4096];
 	unsigned long want = 0;
-	size_t got;
+	size_t got, room;
 	enum cp_status rc;
 	size_t tlen = strlen("application/x-www-form-urlencoded");
 
@@ -324,11 +324,22 @@ cp_req_body_form(struct cp_req *req, struct cp_form *f)
 			return CP_ERR_LIMIT;
 	}
 	cp_buf_init(&body, CP_MAX_FORM);
-	while ((rc = cp_req_read(req, chunk, sizeof(chunk), &got)) == CP_OK && got > 0)
+	/* RFC 3875 section 4.2: under CGI, no more than CONTENT_LENGTH bytes
+	 * are read (the server need not close stdin after them).  FastCGI
+	 * ends the body with an empty record, which is read too. */
+	for (;;) {
+		room = sizeof(chunk);
+		if (req->fcgx == NULL && cl != NULL && want - body.len < room)
+			room = want - body.len;
+		if (room == 0)
+			break;
+		if ((rc = cp_req_read(req, chunk, room, &got)) != CP_OK)
+			goto out;
+		if (got == 0)
+			break;
 		if ((rc = cp_buf_add(&body, chunk, got)) != CP_OK)
 			goto out;
-	if (rc != CP_OK)
-		goto out;
+	}
 	if (cl != NULL && body.len != want) {
 		rc = CP_ERR_IO;
 		goto out;

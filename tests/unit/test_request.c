@@ -100,6 +100,12 @@ test_cgi(void)
 	is_str(cp_form_get(&f, "code"), "yz", "CGI: ... and parsed");
 	cp_form_free(&f);
 
+	/* RFC 3875 4.2: the server need not close stdin after the body. */
+	rc = cgi_form("grant_type=x&code=yz", 0, 5000, CP_BODY_SECONDS, &f, &secs);
+	is_int(rc, CP_OK, "CGI: a whole body with stdin left open is read");
+	ok(secs < 0.5, "CGI: ... at once, no wait for an end of file (%.2f s)", secs);
+	cp_form_free(&f);
+
 	/* Every byte in time, the last at about 1 s: the deadline is 2 s. */
 	rc = cgi_form("grant_type=x&code=yz", 50, 0, 2, &f, &secs);
 	is_int(rc, CP_OK, "CGI: a body that trickles in before the deadline is read");
