@@ -7,6 +7,7 @@
 #include "authorize.h"
 #include "consent.h"
 #include "form.h"
+#include "limits.h"
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
@@ -43,10 +44,16 @@ page_store(struct cp_req *req)
 }
 
 /* The page for a query or form we refuse to read (RFC 6749 3.1: no
- * parameter twice; form.h: no bad encoding or control bytes). */
+ * parameter twice; form.h: no bad encoding or control bytes), or a form
+ * that did not arrive by the body deadline (408). */
 static enum cp_status
 page_bad_params(struct cp_req *req, enum cp_status rc)
 {
+	if (rc == CP_ERR_TIMEOUT) {
+		cp_log(CP_LOG_INFO, "consent form body not in within %d s", CP_BODY_SECONDS);
+		return page(req, 408, "Sign-in form too slow", "The form did not arrive in "
+		    "time. Start the sign-in again from your application.");
+	}
 	return page(req, 400, "Bad sign-in request",
 	    rc == CP_ERR_DUPLICATE ? "A parameter of the sign-in request was sent more than "
 	    "once, so the request was refused. Start the sign-in again from your application." :

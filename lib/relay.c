@@ -38,6 +38,7 @@ enum relay_end {
 	END_STREAM_MAX,
 	END_BODY_LIMIT,
 	END_BODY_SHORT,
+	END_BODY_TIMEOUT,
 	END_BAD_STATUS,
 	END_REFUSED             /* the caller's answer hook said no */
 };
@@ -403,8 +404,8 @@ static size_t
 on_read(char *p, size_t size, size_t nmemb, void *userdata)
 {
 	struct transfer *t = userdata;
-	size_t want = size * nmemb;
-	long got;
+	size_t want = size * nmemb, got;
+	enum cp_status rc;
 
 	if (t->body_len_known && want > t->body_left)
 		want = (size_t)t->body_left;
@@ -413,19 +414,19 @@ on_read(char *p, size_t size, size_t nmemb, void *userdata)
 		want = CP_RELAY_MAX_BODY + 1 - t->body_sent;
 	if (want == 0)
 		return 0;
-	got = cp_req_read(t->req, p, want);
-	if (got < 0 || (got == 0 && t->body_len_known)) {
-		t->why = END_BODY_SHORT;
+	rc = cp_req_read(t->req, p, want, &got);
+	if (rc != CP_OK || (got == 0 && t->body_len_known)) {
+		t->why = rc == CP_ERR_TIMEOUT ? END_BODY_TIMEOUT : END_BODY_SHORT;
 		return CURL_READFUNC_ABORT;
 	}
-	t->body_sent += (size_t)got;
+	t->body_sent += got;
 	if (t->body_sent > CP_RELAY_MAX_BODY) {
 		t->why = END_BODY_LIMIT;
 		return CURL_READFUNC_ABORT;
 	}
 	if (t->body_len_known)
 		t->body_left -= (unsigned long long)got;
-	return (size_t)got;
+	return got;
 }
 
 /* The gateway's final header block is complete: send status and headers. */
@@ -640,6 +641,9 @@ failure(const struct transfer *t, CURLcode cc, const char **message)
 	case END_BODY_SHORT:
 		*message = "request body ended early";
 		return 400;
+	case END_BODY_TIMEOUT:
+		*message = "the request body did not arrive in time";
+		return 408;
 	case END_HEADERS_TIMEOUT:
 	case END_STREAM_MAX:
 		*message = "the MCP gateway did not answer in time";
@@ -681,6 +685,7 @@ end_str(enum relay_end why)
 	case END_STREAM_MAX: return "stream_max_seconds reached";
 	case END_BODY_LIMIT: return "request body too large";
 	case END_BODY_SHORT: return "request body ended early";
+	case END_BODY_TIMEOUT: return "request body too slow";
 	case END_BAD_STATUS: return "invalid status";
 	case END_REFUSED: return "answer refused";
 	case END_NONE: break;
@@ -693,21 +698,22 @@ end_str(enum relay_end why)
  * libcurl sends it in the same write as the request headers (one segment
  * upstream instead of two, and no wait for the socket in between).
  * Larger or chunked bodies stream through on_read.  CP_ERR_IO when the
- * web server's body ends early or fails, before anything went upstream.
+ * web server's body ends early or fails, CP_ERR_TIMEOUT when it is not
+ * in by the body deadline, before anything went upstream.
  */
 static enum cp_status
 read_small_body(struct transfer *t)
 {
 	char chunk[CP_RELAY_INLINE_BODY];
-	size_t want = (size_t)t->body_left;
-	long got;
+	size_t want = (size_t)t->body_left, got;
 	enum cp_status rc;
 
 	while (t->body.len < want) {
-		got = cp_req_read(t->req, chunk, want - t->body.len);
-		if (got <= 0)
+		if ((rc = cp_req_read(t->req, chunk, want - t->body.len, &got)) != CP_OK)
+			return rc;
+		if (got == 0)
 			return CP_ERR_IO;
-		if ((rc = cp_buf_add(&t->body, chunk, (size_t)got)) != CP_OK)
+		if ((rc = cp_buf_add(&t->body, chunk, got)) != CP_OK)
 			return rc;
 	}
 	t->body_sent = t->body.len;
@@ -831,6 +837,7 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, const struct cp_relay_watch
 	if (t.headers_limit > t.stream_limit)
 		t.headers_limit = t.stream_limit;
 	t.at_line_start = t.at_boundary = true;
+	cp_req_body_seconds(req, CP_RELAY_BODY_SECONDS);
 	cp_buf_init(&t.content_type, CP_RELAY_MAX_CONTENT_TYPE);
 	cp_buf_init(&t.passed, CP_MAX_OUT_HEADERS);
 	cp_buf_init(&t.session_id, CP_MAX_HEADER);
@@ -863,6 +870,10 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, const struct cp_relay_watch
 	case CP_ERR_IO:
 		cp_log(CP_LOG_INFO, "relay to gateway failed: %s", end_str(END_BODY_SHORT));
 		rc = cp_relay_error(req, 400, RELAY_ERROR_CODE, "request body ended early");
+		goto out;
+	case CP_ERR_TIMEOUT:
+		cp_log(CP_LOG_INFO, "relay to gateway failed: %s", end_str(END_BODY_TIMEOUT));
+		rc = cp_relay_error(req, 408, RELAY_ERROR_CODE, "the request body did not arrive in time");
 		goto out;
 	default:
 		goto out;

@@ -32,6 +32,10 @@
 
 #define CP_RELAY_MAX_BODY           1000000 /* request body; under FcgidMaxRequestLen */
 #define CP_RELAY_INLINE_BODY        16384   /* a body this small goes out with the headers */
+/* From the request's start until its body is in (408 after): the
+ * largest body then needs 17 KB/s.  A slow one holds an /mcp process
+ * that long, the way a stream does. */
+#define CP_RELAY_BODY_SECONDS       60
 #define CP_RELAY_CONNECT_MS         5000    /* connecting to the gateway (502 after) */
 #define CP_RELAY_HEADERS_SECONDS    120     /* the gateway must start its answer (504 after) */
 #define CP_RELAY_IDLE_SECONDS       120     /* a pause inside a non-SSE body */
@@ -66,7 +70,8 @@ struct cp_relay_watch {
  * and session before it is passed on and of every URL elicitation in it
  * after the bytes carrying it were forwarded.  Sends exactly one
  * response: the gateway's, or when the gateway cannot be used, a
- * JSON-RPC error (413 body too large, 400 body cut short, 502 gateway
+ * JSON-RPC error (413 body too large, 400 body cut short, 408 body not in
+ * within CP_RELAY_BODY_SECONDS of the request's start, 502 gateway
  * unreachable or answering garbage, 504 gateway too slow, or what
  * watch->answer refused).  Returns CP_OK once a response was sent
  * (whether or not the client stayed to read it); other values only when

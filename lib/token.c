@@ -8,6 +8,7 @@
 #include "consent.h"
 #include "form.h"
 #include "jsonparse.h"
+#include "limits.h"
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
@@ -474,6 +475,11 @@ cp_token_handle(struct cp_req *req)
 	rc = cp_req_body_form(req, &f);
 	if (rc == CP_ERR_NOMEM)
 		goto out;
+	if (rc == CP_ERR_TIMEOUT) {
+		cp_log(CP_LOG_INFO, "token request body not in within %d s", CP_BODY_SECONDS);
+		rc = fail(req, 408, "invalid_request", "the request body did not arrive in time");
+		goto out;
+	}
 	if (rc != CP_OK) {
 		/* RFC 6749 3.2: POST with a form body, no parameter twice. */
 		rc = fail(req, 400, "invalid_request",

@@ -13,6 +13,10 @@
 #                                    on port ${NAME}_port, the same
 #                                    endpoints as plain CGI (mod_cgi) on
 #                                    ${NAME}_cgi_port
+#   SRV_EXTRA_CONF=LINES srv_...     LINES added to that server's own
+#                                    configuration at top level (lighttpd:
+#                                    after the snippet; Apache: before
+#                                    the VirtualHost)
 #   srv_apache_fcgid NAME CONF       Apache, installed mod_fcgid snippet
 #                                    in a <VirtualHost>, on ${NAME}_port
 #   srv_apache_cgi NAME CONF         Apache, plain CGI through the
@@ -213,6 +217,7 @@ srv_lighttpd() {
 				srv_lighttpd_tls
 			fi
 			echo "include \"$d/cimd-proxy.conf\""
+			[ -n "${SRV_EXTRA_CONF:-}" ] && printf '%s\n' "$SRV_EXTRA_CONF"
 			echo "\$SERVER[\"socket\"] == \"127.0.0.1:$cport\" {"
 			# mod_openssl builds a context per socket only from
 			# settings inside that socket's block.
@@ -284,6 +289,7 @@ SSLCertificateFile $SRV_TLS/server.pem
 SSLCertificateKeyFile $SRV_TLS/server.key
 SSLSessionCache none
 EOF
+	[ -n "${SRV_EXTRA_CONF:-}" ] && printf '%s\n' "$SRV_EXTRA_CONF"
 	return 0
 }
 
