@@ -1,11 +1,14 @@
 /*
- * The MCP endpoint (mcp_path): checks the bearer token, then relays the
+ * The MCP endpoint (mcp_path): checks the bearer token, keeps each MCP
+ * session to the user who opened it (lib/mcpsession.c), then relays the
  * request to the gateway and streams the answer back (lib/relay.c),
- * storing a session binding for each URL elicitation in it
- * (lib/elicit.c, lib/binding.c).
+ * storing a session binding for each URL elicitation in it that points
+ * at AgentCore (lib/elicit.c, lib/binding.c).
  *
  * One request per process: a long SSE stream holds its process, so the
- * web server must allow enough /mcp processes (see the snippets).
+ * web server must allow enough /mcp processes (see the snippets).  The
+ * keys and store are the login endpoints' (cp_login_get), so a process
+ * serving several vhosts uses each one's own.
  */
 #include "config.h"
 
@@ -15,45 +18,28 @@
 
 #include "bearer.h"
 #include "binding.h"
+#include "elicit.h"
 #include "endpoint.h"
 #include "limits.h"
 #include "log.h"
+#include "login.h"
+#include "mcpsession.h"
 #include "metadata.h"
 #include "relay.h"
-#include "seal.h"
-#include "store.h"
+#include "sbind.h"
 
-/* Per-process resources, reused across FastCGI requests. */
+/* Per-process: its libcurl handle keeps the gateway connection. */
 static struct cp_relay *relay;
-static struct cp_store *store;
-static struct cp_keys *keys;
 
-/* What an elicitation needs to become a binding. */
+/* One relayed request, as the relay's callbacks need it. */
 struct mcp_call {
 	struct cp_req *req;
-	json_object *claims;
+	struct cp_login *lg;
+	const char *user_id;            /* the token's idp_user_claim */
+	const char *session_id;         /* the request's Mcp-Session-Id, or NULL */
+	bool session_known;             /* ... recorded as user_id's */
 	struct cp_str token;
 };
-
-static enum cp_status
-resources(const struct cp_config *cfg)
-{
-	char err[512];
-	enum cp_status rc;
-
-	if (relay == NULL && (rc = cp_relay_new(&relay)) != CP_OK)
-		return rc;
-	if (store == NULL && (rc = cp_store_open(cfg, &store)) != CP_OK) {
-		cp_log(CP_LOG_ERROR, "store: cannot open: %s", cp_status_str(rc));
-		return CP_ERR_STORE;
-	}
-	if (keys == NULL && cfg->binding != CP_BINDING_OFF &&
-	    cp_keys_load(cfg->key_file, &keys, err, sizeof(err)) != CP_OK) {
-		cp_log(CP_LOG_ERROR, "key_file: %s", err);
-		return CP_ERR_CONFIG;
-	}
-	return CP_OK;
-}
 
 /* 401 with the proxy's challenge (PROTOCOL.md 2.1); error NULL when no
  * token was sent at all. */
@@ -77,34 +63,121 @@ on_elicitation(void *arg, const struct cp_elicitation *e)
 {
 	struct mcp_call *call = arg;
 	const struct cp_config *cfg = call->req->cfg;
-	json_object *v;
+	char who[CP_SB_USER_HASH_LEN + 1];
+	struct cp_buf host;
+	bool refreshed = false;
 	enum cp_status rc;
 
 	if (cfg->binding == CP_BINDING_OFF) {
 		cp_log(CP_LOG_INFO, "URL elicitation %.64s relayed; binding = off", e->elicitation_id);
 		return;
 	}
-	if (!json_object_object_get_ex(call->claims, cfg->idp_user_claim, &v) ||
-	    !json_object_is_type(v, json_type_string)) {
-		cp_log(CP_LOG_WARN, "URL elicitation %.64s: the token has no string %s claim; "
-		    "no binding stored", e->elicitation_id, cfg->idp_user_claim);
+	cp_buf_init(&host, CP_MAX_URL);
+	if (!cp_elicit_host_trusted(cfg, e->url, &host)) {
+		cp_log(CP_LOG_WARN, "URL elicitation %.64s points at %.128s, not at AgentCore "
+		    "(agentcore_endpoint, agentcore_region, elicitation_host): relayed, "
+		    "no binding stored", e->elicitation_id, cp_buf_cstr(&host));
+		cp_buf_free(&host);
 		return;
 	}
-	rc = cp_binding_put(store, keys, e->session_uri, json_object_get_string(v),
-	    call->token.ptr, call->token.len, time(NULL));
-	if (rc != CP_OK)
+	cp_buf_free(&host);
+	rc = cp_binding_put(call->lg->st, call->lg->keys, e->session_uri, call->user_id,
+	    call->token.ptr, call->token.len, time(NULL), &refreshed);
+	cp_sbind_user_hash(call->user_id, who);
+	switch (rc) {
+	case CP_OK:
+		cp_log(CP_LOG_INFO, "URL elicitation %.64s: binding %s for %.64s",
+		    e->elicitation_id, refreshed ? "refreshed" : "stored", call->user_id);
+		break;
+	case CP_ERR_DENIED:
+		cp_log_security("URL elicitation %.64s for user %s names a session URI bound "
+		    "to another user; the binding was not changed", e->elicitation_id, who);
+		break;
+	case CP_ERR_REPLAY:
+		cp_log(CP_LOG_WARN, "URL elicitation %.64s names a session URI whose binding "
+		    "was already completed; it stays used", e->elicitation_id);
+		break;
+	default:
 		cp_log(CP_LOG_ERROR, "URL elicitation %.64s: binding not stored: %s",
 		    e->elicitation_id, cp_status_str(rc));
-	else
-		cp_log(CP_LOG_INFO, "URL elicitation %.64s: binding stored for %.64s",
-		    e->elicitation_id, json_object_get_string(v));
+	}
+}
+
+/* The gateway's answer, before the client sees it: a session it opened
+ * becomes the requesting user's. */
+static enum cp_status
+on_answer(void *arg, int status, const char *session_id)
+{
+	struct mcp_call *call = arg;
+	char who[CP_SB_USER_HASH_LEN + 1];
+	enum cp_status rc;
+
+	if (status < 200 || status > 299 || session_id == NULL ||
+	    (call->session_known && strcmp(session_id, call->session_id) == 0))
+		return CP_OK;
+	rc = cp_mcpsession_claim(call->lg->st, call->lg->keys, session_id, call->user_id,
+	    time(NULL));
+	if (rc == CP_ERR_DENIED) {
+		cp_sbind_user_hash(call->user_id, who);
+		cp_log_security("the gateway answered user %s with the Mcp-Session-Id of "
+		    "another user's session; answer withheld", who);
+	} else if (rc != CP_OK)
+		cp_log(CP_LOG_ERROR, "Mcp-Session-Id owner not recorded: %s; answer withheld",
+		    cp_status_str(rc));
+	return rc;
+}
+
+/* The user the token names (idp_user_claim), or NULL. */
+static const char *
+user_of(const struct cp_config *cfg, json_object *claims)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(claims, cfg->idp_user_claim, &v) ||
+	    !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Checks that the request's MCP session, if any, is the user's.  Returns
+ * CP_OK to go on; otherwise an answer was sent (or must be: rc). */
+static enum cp_status
+session_check(struct mcp_call *call, bool *answered)
+{
+	struct cp_req *req = call->req;
+	char who[CP_SB_USER_HASH_LEN + 1];
+	enum cp_status rc;
+
+	*answered = false;
+	if ((call->session_id = cp_req_header(req, "Mcp-Session-Id")) == NULL)
+		return CP_OK;
+	rc = cp_mcpsession_check(call->lg->st, call->lg->keys, call->session_id,
+	    call->user_id, time(NULL));
+	if (rc == CP_OK || rc == CP_ERR_NOT_FOUND) {
+		call->session_known = rc == CP_OK;
+		return CP_OK;
+	}
+	*answered = true;
+	if (rc == CP_ERR_DENIED) {
+		cp_sbind_user_hash(call->user_id, who);
+		cp_log_security("user %s sent the Mcp-Session-Id of another user's session; "
+		    "answered 404, not relayed", who);
+		/* What the session's server answers for a session it does not
+		 * know (MCP transports, "Session Management"). */
+		return cp_relay_error(req, 404, -32001, "Session not found");
+	}
+	cp_log(CP_LOG_ERROR, "Mcp-Session-Id owner not checked: %s", cp_status_str(rc));
+	return cp_relay_error(req, 503, -32603, "the proxy cannot reach its state store");
 }
 
 static enum cp_status
 handle(struct cp_req *req)
 {
 	struct mcp_call call;
+	struct cp_relay_watch watch;
 	struct cp_form query;
+	json_object *claims = NULL;
+	bool answered;
 	enum cp_status rc;
 
 	memset(&call, 0, sizeof(call));
@@ -125,10 +198,16 @@ handle(struct cp_req *req)
 		    "a bearer token is required; see the resource_metadata in WWW-Authenticate");
 	if (rc != CP_OK)
 		return unauthorized(req, "invalid_token", "malformed bearer token");
-	if ((rc = resources(req->cfg)) != CP_OK)
-		return cp_resp_oauth_error(req, 503, "temporarily_unavailable",
-		    "the proxy cannot reach its state store");
-	if ((rc = cp_bearer_verify(req->cfg, store, call.token, &call.claims)) != CP_OK) {
+	if (relay == NULL && (rc = cp_relay_new(&relay)) != CP_OK)
+		return rc;
+	if ((rc = cp_login_get(req->cfg, &call.lg)) != CP_OK) {
+		if (rc == CP_ERR_STORE)
+			return cp_resp_oauth_error(req, 503, "temporarily_unavailable",
+			    "the proxy cannot reach its state store");
+		return cp_resp_oauth_error(req, 500, "server_error",
+		    "cimd-proxy is misconfigured; the web server error log says why");
+	}
+	if ((rc = cp_bearer_verify(req->cfg, call.lg->st, call.token, &claims)) != CP_OK) {
 		if (cp_bearer_unavailable(rc)) {
 			cp_log(CP_LOG_ERROR, "cannot verify tokens: %s", cp_status_str(rc));
 			return cp_resp_oauth_error(req, 503, "temporarily_unavailable",
@@ -137,8 +216,23 @@ handle(struct cp_req *req)
 		cp_log(CP_LOG_INFO, "bearer token refused: %s", cp_status_str(rc));
 		return unauthorized(req, "invalid_token", "the access token is not valid");
 	}
-	rc = cp_relay_run(relay, req, on_elicitation, &call);
-	json_object_put(call.claims);
+	/* Sessions and bindings belong to a user: a token that names none
+	 * cannot have either. */
+	if ((call.user_id = user_of(req->cfg, claims)) == NULL) {
+		cp_log(CP_LOG_WARN, "bearer token refused: no string %s claim (idp_user_claim)",
+		    req->cfg->idp_user_claim);
+		rc = unauthorized(req, "invalid_token", "the access token does not name its user");
+		goto out;
+	}
+	if ((rc = session_check(&call, &answered)) != CP_OK || answered)
+		goto out;
+	memset(&watch, 0, sizeof(watch));
+	watch.answer = on_answer;
+	watch.found = on_elicitation;
+	watch.arg = &call;
+	rc = cp_relay_run(relay, req, &watch);
+out:
+	json_object_put(claims);
 	return rc;
 }
 
@@ -153,10 +247,7 @@ static const struct cp_endpoint endpoint = {
 int
 main(int argc, char **argv)
 {
-	int status = cp_endpoint_main(argc, argv, &endpoint);
-
-	/* The relay is left to exit: libcurl is already cleaned up here. */
-	cp_store_close(store);
-	cp_keys_free(keys);
-	return status;
+	/* The relay is left to exit: libcurl is already cleaned up after
+	 * the loop; login.c closes the store and frees the keys at exit. */
+	return cp_endpoint_main(argc, argv, &endpoint);
 }

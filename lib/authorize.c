@@ -7,6 +7,7 @@
 #include "authorize.h"
 #include "consent.h"
 #include "form.h"
+#include "limits.h"
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
@@ -20,8 +21,14 @@
  * (CP_SEAL_AUTHZ_STATE): client_id, redirect_uri (exactly as requested,
  * for the /token comparison of RFC 6749 4.1.3), state (only if sent),
  * scope, resource, code_challenge, login_hint, browser (the browser id
- * as base64url) and doc_hash.
+ * as base64url) and doc_hash.  The IdP state drops login_hint and, when
+ * the user approved under consent = remember, adds consent = "remember":
+ * the approval is stored only once the login succeeds (/callback renews
+ * the cookie, the code carries the choice, /token stores it after the
+ * IdP accepted the code), so approving and walking away stores nothing.
  */
+
+#define CP_CONSENT_REMEMBER_MARK "remember"
 
 static enum cp_status
 page(struct cp_req *req, int status, const char *title, const char *text)
@@ -37,10 +44,16 @@ page_store(struct cp_req *req)
 }
 
 /* The page for a query or form we refuse to read (RFC 6749 3.1: no
- * parameter twice; form.h: no bad encoding or control bytes). */
+ * parameter twice; form.h: no bad encoding or control bytes), or a form
+ * that did not arrive by the body deadline (408). */
 static enum cp_status
 page_bad_params(struct cp_req *req, enum cp_status rc)
 {
+	if (rc == CP_ERR_TIMEOUT) {
+		cp_log(CP_LOG_INFO, "consent form body not in within %d s", CP_BODY_SECONDS);
+		return page(req, 408, "Sign-in form too slow", "The form did not arrive in "
+		    "time. Start the sign-in again from your application.");
+	}
 	return page(req, 400, "Bad sign-in request",
 	    rc == CP_ERR_DUPLICATE ? "A parameter of the sign-in request was sent more than "
 	    "once, so the request was refused. Start the sign-in again from your application." :
@@ -52,24 +65,27 @@ page_bad_params(struct cp_req *req, enum cp_status rc)
 }
 
 /* The IdP state's content: the request without login_hint, which is for
- * the IdP, not for the state.  The caller puts *st. */
+ * the IdP, not for the state, and with the consent mark when remember
+ * (an approval to store once the login succeeds).  The caller puts *st. */
 static enum cp_status
-idp_state(json_object *areq, json_object **st)
+idp_state(json_object *areq, bool remember, json_object **st)
 {
 	*st = NULL;
 	if (json_object_deep_copy(areq, st, NULL) != 0)
 		return CP_ERR_NOMEM;
 	json_object_object_del(*st, "login_hint");
+	if (remember)
+		return cp_login_set(*st, "consent", CP_CONSENT_REMEMBER_MARK);
 	return CP_OK;
 }
 
 /* Sends the browser to the IdP (PROTOCOL.md 8.10, 10.1): the static IdP
  * client, our callback, the client's own S256 challenge, and a sealed
- * state that carries the request.  resource is not forwarded (Okta
- * rejects it; PROTOCOL.md Open Q 11). */
+ * state that carries the request (and remember: see idp_state).
+ * resource is not forwarded (Okta rejects it; PROTOCOL.md Open Q 11). */
 static enum cp_status
 to_idp(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
-    json_object *areq, int status)
+    json_object *areq, bool remember, int status)
 {
 	const struct cp_config *cfg = lg->cfg;
 	char callback[CP_MAX_URL + 16];
@@ -80,7 +96,7 @@ to_idp(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
 
 	cp_buf_init(&state, CP_MAX_SEALED_STATE);
 	cp_buf_init(&url, CP_MAX_REDIRECT);
-	if ((rc = idp_state(areq, &st)) != CP_OK ||
+	if ((rc = idp_state(areq, remember, &st)) != CP_OK ||
 	    (rc = cp_login_seal(lg, CP_SEAL_AUTHZ_STATE, st,
 	    time(NULL) + CP_AUTHZ_STATE_TTL, &state, NULL)) != CP_OK)
 		goto out;
@@ -133,11 +149,11 @@ discover(struct cp_req *req, struct cp_login *lg, struct cp_idp *idp,
  * The request must survive its trips sealed: in the IdP state it comes
  * back through a /callback query (CP_MAX_SEALED_STATE), in the consent
  * form as one form value (CP_MAX_PARAM_VALUE).  JSON escaping can double
- * a value, so the envelopes themselves are measured, before the user is
- * asked anything.  When one does not fit, the client hears which of its
- * values to shorten (invalid_request, with its state: at most
- * CP_MAX_STATE, it still fits a redirect).  *sent says whether this
- * answered.
+ * a value, so the envelopes themselves are measured, the state as large
+ * as an approval can make it, before the user is asked anything.  When
+ * one does not fit, the client hears which of its values to shorten
+ * (invalid_request, with its state: at most CP_MAX_STATE, it still fits
+ * a redirect).  *sent says whether this answered.
  */
 static enum cp_status
 check_fits(struct cp_req *req, json_object *areq, bool *sent)
@@ -149,7 +165,8 @@ check_fits(struct cp_req *req, json_object *areq, bool *sent)
 	enum cp_status rc;
 
 	*sent = false;
-	if ((rc = idp_state(areq, &st)) != CP_OK)
+	if ((rc = idp_state(areq, req->cfg->consent == CP_CONSENT_REMEMBER,
+	    &st)) != CP_OK)
 		goto out;
 	rc = CP_ERR_NOMEM;
 	if ((st_len = cp_login_sealed_len(st)) == 0 ||
@@ -399,7 +416,7 @@ authorize_get(struct cp_req *req)
 	if ((rc = discover(req, lg, &idp, areq, 302, &sent)) != CP_OK || sent)
 		goto out;
 	if (consent_skippable(req, lg, areq))
-		rc = to_idp(req, lg, &idp, areq, 302);
+		rc = to_idp(req, lg, &idp, areq, false, 302);
 	else
 		rc = ask(req, lg, &idp, areq, &c);
 out:
@@ -469,13 +486,9 @@ authorize_post(struct cp_req *req)
 		    "access_denied", "the user denied the request", cp_login_str(areq, "state"));
 		goto out;
 	}
-	if (lg->cfg->consent == CP_CONSENT_REMEMBER &&
-	    cp_consent_remember(req, lg, cp_login_str(areq, "client_id"),
-	    cp_login_str(areq, "doc_hash")) != CP_OK)
-		cp_log(CP_LOG_WARN, "could not remember consent; the page will show again");
 	if ((rc = discover(req, lg, &idp, areq, 303, &sent)) != CP_OK || sent)
 		goto out;
-	rc = to_idp(req, lg, &idp, areq, 303);
+	rc = to_idp(req, lg, &idp, areq, lg->cfg->consent == CP_CONSENT_REMEMBER, 303);
 out:
 	json_object_put(areq);
 	cp_idp_free(&idp);
@@ -528,13 +541,21 @@ recheck_client(struct cp_req *req, struct cp_login *lg, json_object *st, bool *s
 
 /* The success answer: our code wraps the IdP's, bound to the client,
  * the exact redirect_uri, resource, scope and challenge (PROTOCOL.md
- * 10.6). */
+ * 10.6).  An approval to remember rides along as consent_browser and
+ * consent_doc_hash: /callback cannot tell a real IdP code from a forged
+ * one, so only /token, once the IdP accepted the code, stores it.  The
+ * browser's cookie is renewed here, after the code is sealed, so the
+ * record (the code's sealing time plus CP_CONSENT_TTL) never outlives
+ * it. */
 static enum cp_status
 issue_code(struct cp_req *req, struct cp_login *lg, json_object *st,
     const char *idp_code)
 {
 	struct cp_buf code, url;
 	json_object *o = json_object_new_object();
+	const char *mark = cp_login_str(st, "consent");
+	bool remember = lg->cfg->consent == CP_CONSENT_REMEMBER && mark != NULL &&
+	    strcmp(mark, CP_CONSENT_REMEMBER_MARK) == 0;
 	enum cp_status rc = CP_ERR_NOMEM;
 
 	cp_buf_init(&code, CP_MAX_PARAM_VALUE);
@@ -546,9 +567,16 @@ issue_code(struct cp_req *req, struct cp_login *lg, json_object *st,
 	    (rc = cp_login_set(o, "redirect_uri", cp_login_str(st, "redirect_uri"))) != CP_OK ||
 	    (rc = cp_login_set(o, "resource", cp_login_str(st, "resource"))) != CP_OK ||
 	    (rc = cp_login_set(o, "scope", cp_login_str(st, "scope"))) != CP_OK ||
-	    (rc = cp_login_set(o, "code_challenge", cp_login_str(st, "code_challenge"))) != CP_OK ||
-	    (rc = cp_login_seal(lg, CP_SEAL_CODE, o, time(NULL) + CP_CODE_TTL, &code,
+	    (rc = cp_login_set(o, "code_challenge", cp_login_str(st, "code_challenge"))) != CP_OK)
+		goto out;
+	if (remember &&
+	    ((rc = cp_login_set(o, "consent_browser", cp_login_str(st, "browser"))) != CP_OK ||
+	    (rc = cp_login_set(o, "consent_doc_hash", cp_login_str(st, "doc_hash"))) != CP_OK))
+		goto out;
+	if ((rc = cp_login_seal(lg, CP_SEAL_CODE, o, time(NULL) + CP_CODE_TTL, &code,
 	    NULL)) != CP_OK)
+		goto out;
+	if (remember && (rc = cp_browser_renew(req, lg)) != CP_OK)
 		goto out;
 	{
 		struct cp_oauth_param p[] = {

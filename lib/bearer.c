@@ -46,8 +46,8 @@ cp_bearer_unavailable(enum cp_status rc)
 	    rc == CP_ERR_STORE || rc == CP_ERR_DENIED || rc == CP_ERR_NOMEM;
 }
 
-/* Tokens this process verified: SHA-256 over issuer, audience and token,
- * so a changed configuration never reuses an old verdict. */
+/* Tokens this process verified: SHA-256 over issuer, audience, client
+ * and token, so a changed configuration never reuses an old verdict. */
 static struct {
 	unsigned char digest[32];
 	time_t until;
@@ -59,13 +59,13 @@ static bool
 cache_digest(const struct cp_config *cfg, struct cp_str token, unsigned char digest[32])
 {
 	gnutls_hash_hd_t h;
-	const char *aud = cfg->idp_audience ? cfg->idp_audience : "";
 
 	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
 		return false;
-	/* NUL separators keep the three fields apart. */
+	/* NUL separators keep the fields apart. */
 	gnutls_hash(h, cfg->idp_issuer, strlen(cfg->idp_issuer) + 1);
-	gnutls_hash(h, aud, strlen(aud) + 1);
+	gnutls_hash(h, cfg->idp_audience, strlen(cfg->idp_audience) + 1);
+	gnutls_hash(h, cfg->idp_client_id, strlen(cfg->idp_client_id) + 1);
 	gnutls_hash(h, token.ptr, token.len);
 	gnutls_hash_deinit(h, digest);
 	return true;
@@ -101,6 +101,18 @@ cache_put(const unsigned char digest[32], json_object *claims, time_t now)
 	cache[i].claims = json_object_get(claims);
 }
 
+void
+cp_bearer_expect(const struct cp_config *cfg, time_t now, struct cp_jwt_expect *expect)
+{
+	memset(expect, 0, sizeof(*expect));
+	expect->issuer = cfg->idp_issuer;
+	expect->audience = cfg->idp_audience;
+	expect->any_audience = cfg->idp_audience_any;
+	expect->access_token = true;
+	expect->client_id = cfg->idp_client_id;
+	expect->now = now;
+}
+
 enum cp_status
 cp_bearer_verify(const struct cp_config *cfg, struct cp_store *st,
     struct cp_str token, json_object **claims)
@@ -127,10 +139,7 @@ cp_bearer_verify(const struct cp_config *cfg, struct cp_store *st,
 		rc = CP_ERR_UPSTREAM;
 		goto out;
 	}
-	memset(&expect, 0, sizeof(expect));
-	expect.issuer = cfg->idp_issuer;
-	expect.audience = cfg->idp_audience;
-	expect.now = now;
+	cp_bearer_expect(cfg, now, &expect);
 	rc = cp_jwt_verify(cfg, st, &idp, token.ptr, token.len, &expect, claims);
 	if (rc == CP_OK && cacheable)
 		cache_put(digest, *claims, now);

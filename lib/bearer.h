@@ -1,8 +1,9 @@
 /*
  * The bearer token on an MCP request (RFC 6750 section 2.1) and its
  * verification before anything is relayed (PROTOCOL.md 2.4): the IdP's
- * JWT, checked against its JWKS with the jwt.h rules, issuer idp_issuer
- * and audience idp_audience when set.
+ * JWT, checked against its JWKS with the jwt.h rules, issuer idp_issuer,
+ * audience idp_audience (unless it is "any"), an access token's type,
+ * and, when the token names its client, idp_client_id.
  */
 #ifndef CP_BEARER_H
 #define CP_BEARER_H
@@ -11,6 +12,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "jwt.h"
 #include "status.h"
 #include "store.h"
 
@@ -25,12 +27,18 @@ enum cp_status cp_bearer_token(const char *auth, struct cp_str *token);
 
 /* Verifies token against the IdP (discovery and JWKS cached in st) and
  * returns its claims (caller puts).  A token this process verified in the
- * last CP_BEARER_CACHE_SECONDS (for the same issuer and audience) is not
+ * last CP_BEARER_CACHE_SECONDS (for the same issuer, audience and client) is not
  * verified again: MCP clients send one token on every request.  CP_ERR_FETCH / CP_ERR_TIMEOUT /
  * CP_ERR_UPSTREAM / CP_ERR_STORE / CP_ERR_DENIED mean the IdP could not
  * be asked (answer 503, not 401); anything else means the token is bad. */
 enum cp_status cp_bearer_verify(const struct cp_config *cfg, struct cp_store *st,
     struct cp_str token, json_object **claims);
+
+/* What cp_bearer_verify asks of a token under cfg at time now: issuer,
+ * audience (or any, when the operator wrote so), an access token's type,
+ * and idp_client_id in cid or client_id when they are present. */
+void cp_bearer_expect(const struct cp_config *cfg, time_t now,
+    struct cp_jwt_expect *expect);
 
 /* True when rc from cp_bearer_verify means "could not check", not "bad". */
 bool cp_bearer_unavailable(enum cp_status rc);

@@ -7,6 +7,7 @@
 
 #include "binding.h"
 #include "limits.h"
+#include "log.h"
 
 void
 cp_binding_free(struct cp_binding_record *b)
@@ -49,33 +50,6 @@ record(const char *user_id, const char *envelope, time_t created, time_t expires
 	return rc;
 }
 
-enum cp_status
-cp_binding_put(struct cp_store *st, const struct cp_keys *keys,
-    const char *session_uri, const char *user_id, const char *token,
-    size_t token_len, time_t now)
-{
-	struct cp_buf envelope, value;
-	size_t ulen = strlen(user_id);
-	enum cp_status rc;
-
-	if (ulen == 0 || ulen > CP_BINDING_MAX_USER_ID)
-		return CP_ERR_INVALID;
-	cp_buf_init(&envelope, CP_BINDING_MAX_RECORD);
-	cp_buf_init(&value, CP_BINDING_MAX_RECORD);
-	if ((rc = cp_seal(keys, CP_SEAL_AT_REST, token, token_len, now + CP_BINDING_TTL,
-	    &envelope, NULL)) != CP_OK)
-		goto out;
-	if ((rc = record(user_id, cp_buf_cstr(&envelope), now, now + CP_BINDING_TTL,
-	    false, &value)) != CP_OK)
-		goto out;
-	rc = cp_store_put(st, CP_NS_BINDING, session_uri, strlen(session_uri),
-	    value.data, value.len, now + CP_BINDING_TTL + CP_BINDING_GRACE);
-out:
-	cp_buf_free(&envelope);
-	cp_buf_free(&value);
-	return rc;
-}
-
 static bool
 member(json_object *o, const char *key, json_type type, json_object **v)
 {
@@ -113,6 +87,74 @@ parse(const struct cp_buf *raw, struct cp_binding_record *b, json_object **root,
 	b->consumed = json_object_get_boolean(consumed);
 	*envelope = json_object_get_string(token);
 	return CP_OK;
+}
+
+enum cp_status
+cp_binding_put(struct cp_store *st, const struct cp_keys *keys,
+    const char *session_uri, const char *user_id, const char *token,
+    size_t token_len, time_t now, bool *refreshed)
+{
+	struct cp_buf envelope, value, raw;
+	struct cp_binding_record held;
+	json_object *root = NULL;
+	const char *held_envelope;
+	size_t ulen = strlen(user_id), klen = strlen(session_uri);
+	time_t expires = now + CP_BINDING_TTL;
+	int tries;
+	enum cp_status rc;
+
+	if (refreshed)
+		*refreshed = false;
+	if (ulen == 0 || ulen > CP_BINDING_MAX_USER_ID)
+		return CP_ERR_INVALID;
+	memset(&held, 0, sizeof(held));
+	cp_buf_init(&envelope, CP_BINDING_MAX_RECORD);
+	cp_buf_init(&value, CP_BINDING_MAX_RECORD);
+	cp_buf_init(&raw, CP_BINDING_MAX_RECORD);
+	if ((rc = cp_seal(keys, CP_SEAL_AT_REST, token, token_len, expires, &envelope,
+	    NULL)) != CP_OK ||
+	    (rc = record(user_id, cp_buf_cstr(&envelope), now, expires, false, &value)) != CP_OK)
+		goto out;
+	for (tries = 0; tries < CP_BINDING_PUT_TRIES; tries++) {
+		rc = cp_store_add(st, CP_NS_BINDING, session_uri, klen, value.data, value.len,
+		    expires + CP_BINDING_GRACE);
+		if (rc != CP_ERR_REPLAY)
+			goto out;
+		/* A binding is there: whose, and is it spent? */
+		cp_binding_free(&held);
+		json_object_put(root);
+		root = NULL;
+		cp_buf_reset(&raw);
+		rc = cp_store_get(st, CP_NS_BINDING, session_uri, klen, &raw, NULL);
+		if (rc == CP_ERR_NOT_FOUND)
+			continue;       /* purged since: add again */
+		if (rc != CP_OK || (rc = parse(&raw, &held, &root, &held_envelope)) != CP_OK)
+			goto out;
+		rc = CP_ERR_DENIED;
+		if (!cp_secret_eq(held.user_id, strlen(held.user_id), user_id, ulen))
+			goto out;
+		rc = CP_ERR_REPLAY;
+		if (held.consumed)
+			goto out;
+		/* Only over the very record read: a consume or another
+		 * refresh in between makes the swap fail, and we look again. */
+		rc = cp_store_swap(st, CP_NS_BINDING, session_uri, klen, raw.data, raw.len,
+		    value.data, value.len, expires + CP_BINDING_GRACE);
+		if (rc == CP_OK && refreshed)
+			*refreshed = true;
+		if (rc != CP_ERR_REPLAY && rc != CP_ERR_NOT_FOUND)
+			goto out;
+	}
+	cp_log(CP_LOG_WARN, "binding: the record changed under %d writes in a row; not stored",
+	    CP_BINDING_PUT_TRIES);
+	rc = CP_ERR_STORE;
+out:
+	cp_binding_free(&held);
+	json_object_put(root);
+	cp_buf_free(&envelope);
+	cp_buf_free(&value);
+	cp_buf_free(&raw);
+	return rc;
 }
 
 /* Reads the record; raw keeps its stored text for a compare-and-swap. */

@@ -30,6 +30,9 @@
 #define CP_BINDING_GRACE        600
 #define CP_BINDING_MAX_USER_ID  256
 #define CP_BINDING_MAX_RECORD   (CP_SEAL_MAX_PLAIN * 2)
+/* Store races cp_binding_put sits out before giving up: each lost race
+ * means another writer changed the record between its read and write. */
+#define CP_BINDING_PUT_TRIES    4
 
 struct cp_binding_record {
 	char *user_id;
@@ -39,14 +42,28 @@ struct cp_binding_record {
 	bool consumed;
 };
 
-/* Stores (or replaces) the binding for session_uri: user_id, the token
- * sealed for CP_SEAL_AT_REST, created = now, expires = now +
- * CP_BINDING_TTL, not consumed.  CP_ERR_INVALID for an empty or
- * over-long user id, CP_ERR_LIMIT for a token over CP_SEAL_MAX_PLAIN;
- * otherwise cp_seal's and cp_store_put's failures. */
+/*
+ * Stores the binding for session_uri when it has none: user_id, the
+ * token sealed for CP_SEAL_AT_REST, created = now, expires = now +
+ * CP_BINDING_TTL, not consumed.  A binding never changes hands and is
+ * never revived: when one is already there (expired or not, until the
+ * store purges it),
+ *   - the same user's, not yet consumed: its token and expiry are
+ *     refreshed (the gateway elicited again for the same session), CP_OK
+ *     with *refreshed (may be NULL) set;
+ *   - another user's: CP_ERR_DENIED, nothing changes (the caller logs it
+ *     as a security event);
+ *   - the same user's, consumed: CP_ERR_REPLAY, it stays consumed;
+ *   - a record we did not write: CP_ERR_SYNTAX, left alone.
+ * Each step is an atomic store operation (add, or compare-and-swap
+ * against the record read), so a racing writer can never be overwritten;
+ * after CP_BINDING_PUT_TRIES lost races CP_ERR_STORE.  CP_ERR_INVALID for
+ * an empty or over-long user id, CP_ERR_LIMIT for a token over
+ * CP_SEAL_MAX_PLAIN; otherwise cp_seal's and the store's failures.
+ */
 enum cp_status cp_binding_put(struct cp_store *st, const struct cp_keys *keys,
     const char *session_uri, const char *user_id, const char *token,
-    size_t token_len, time_t now);
+    size_t token_len, time_t now, bool *refreshed);
 
 /* Reads the binding for session_uri into *b (the caller frees it with
  * cp_binding_free, also after a failure).  CP_ERR_NOT_FOUND: absent (or

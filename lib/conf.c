@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,7 +94,42 @@ check_http_url(const char *v, bool https_only_unless_loopback, bool path_ok)
 
 static const char *check_public_url(const char *v) { return check_http_url(v, true, false); }
 static const char *check_issuer(const char *v) { return check_http_url(v, true, true); }
-static const char *check_gateway(const char *v) { return check_http_url(v, false, true); }
+
+/* gateway_url carries every user's bearer token: plain http only to this
+ * host itself (127.0.0.0/8, ::1 or localhost), where nothing on a network
+ * can read it. */
+static const char *
+check_gateway(const char *v)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	struct cp_url u;
+	const char *why;
+	size_t n;
+	bool loopback;
+
+	if ((why = check_http_url(v, false, true)) != NULL)
+		return why;
+	if (cp_url_parse(v, &u) != CP_OK)
+		return "must be an absolute URL";
+	n = strlen(u.host);
+	loopback = strcasecmp(u.host, "localhost") == 0 ||
+	    (inet_pton(AF_INET, u.host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127);
+	if (!loopback && n > 2 && n < INET6_ADDRSTRLEN + 2 && u.host[0] == '[' &&
+	    u.host[n - 1] == ']') {
+		char addr[INET6_ADDRSTRLEN + 2];
+
+		memcpy(addr, u.host + 1, n - 2);
+		addr[n - 2] = '\0';
+		loopback = inet_pton(AF_INET6, addr, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	if (strcmp(u.scheme, "http") == 0 && !loopback)
+		why = "must be an https URL (plain http only to a loopback host: "
+		    "127.0.0.0/8, [::1] or localhost)";
+	cp_url_free(&u);
+	return why;
+}
 
 static const char *
 check_endpoint(const char *v)
@@ -137,6 +174,14 @@ check_visible(const char *v)
 		return "must be visible ASCII without spaces";
 	return NULL;
 }
+
+/* What the operator must be told when idp_audience is missing. */
+#define AUDIENCE_HINT \
+	"the aud of the access tokens your IdP issues for the MCP gateway, checked " \
+	"on every /mcp request; Okta calls it the authorization server's Audience " \
+	"(Security > API > Authorization Servers, Settings tab), e.g. api://default. " \
+	"'idp_audience = " CP_AUDIENCE_ANY "' accepts any audience (not recommended; " \
+	"warned at every start)"
 
 static const char *
 check_scopes(const char *v)
@@ -223,6 +268,34 @@ check_pin(const char *v)
 	return check_abs_path(sp);
 }
 
+/* "host" or "host:port", exactly as a URL's authority would carry it:
+ * what an elicitation URL's host and port are compared with. */
+static const char *
+check_authority(const char *v)
+{
+	struct cp_url u;
+	struct cp_buf url, back;
+	const char *why = "must be a host name, optionally with :port, such as "
+	    "bedrock-agentcore.us-east-1.amazonaws.com";
+
+	cp_buf_init(&url, CP_MAX_URL);
+	cp_buf_init(&back, CP_MAX_URL);
+	if (cp_buf_printf(&url, "https://%s/", v) != CP_OK ||
+	    cp_url_parse(cp_buf_cstr(&url), &u) != CP_OK)
+		goto out;
+	/* Whatever libcurl did not read as host and port (user info, a
+	 * path, a query) makes the two differ. */
+	if (!u.user && !u.password && !u.query && !u.fragment && strcmp(u.path, "/") == 0 &&
+	    cp_buf_printf(&back, "%s%s%s", u.host, u.port ? ":" : "", u.port ? u.port : "") == CP_OK &&
+	    strcasecmp(cp_buf_cstr(&back), v) == 0)
+		why = NULL;
+	cp_url_free(&u);
+out:
+	cp_buf_free(&url);
+	cp_buf_free(&back);
+	return why;
+}
+
 static const char *
 check_cidr(const char *v)
 {
@@ -288,7 +361,7 @@ static const struct key keys[] = {
 	{ "idp_client_id", ONE, true, check_visible },
 	{ "idp_scopes", ONE, false, check_scopes },
 	{ "idp_user_claim", ONE, false, check_token },
-	{ "idp_audience", ONE, false, check_visible },
+	{ "idp_audience", ONE, true, check_visible },
 	{ "gateway_url", ONE, true, check_gateway },
 	{ "gateway_protocol_version", ONE, false, check_date_version },
 	{ "client_allow", LIST, false, check_client_allow },
@@ -299,6 +372,7 @@ static const struct key keys[] = {
 	{ "binding", ONE, false, check_binding },
 	{ "agentcore_region", ONE, false, check_region },
 	{ "agentcore_endpoint", ONE, false, check_endpoint },
+	{ "elicitation_host", LIST, false, check_authority },
 	{ "tls_ca_file", ONE, false, check_abs_path },
 	{ "fetch_allow_private", LIST, false, check_cidr },
 	{ "cors_allow_origin", LIST, false, check_origin },
@@ -408,6 +482,7 @@ build(struct parse *p, struct raw *r, struct cp_config *cfg)
 	    dup_or_default(&cfg->tls_ca_file, raw_one(r, "tls_ca_file"), NULL))
 		goto out;
 	strip_slash(cfg->public_url);
+	cfg->idp_audience_any = strcmp(cfg->idp_audience, CP_AUDIENCE_ANY) == 0;
 	if (cfg->agentcore_endpoint)
 		strip_slash(cfg->agentcore_endpoint);
 
@@ -474,6 +549,9 @@ build(struct parse *p, struct raw *r, struct cp_config *cfg)
 			memset(l, 0, sizeof(*l));
 		} else if (strcmp(keys[i].name, "cors_allow_origin") == 0) {
 			cfg->cors_allow_origin = *l;
+			memset(l, 0, sizeof(*l));
+		} else if (strcmp(keys[i].name, "elicitation_host") == 0) {
+			cfg->elicitation_host = *l;
 			memset(l, 0, sizeof(*l));
 		} else if (strcmp(keys[i].name, "client_pin") == 0 && l->n) {
 			if ((cfg->client_pin = calloc(l->n, sizeof(*cfg->client_pin))) == NULL)
@@ -603,7 +681,8 @@ cp_conf_parse(const char *name, const char *text, size_t len,
 	p.line = 0;
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].required && r.v[i].n == 0) {
-			rc = fail(&p, keys[i].name, "is required but missing");
+			rc = fail(&p, keys[i].name, "is required but missing%s",
+			    strcmp(keys[i].name, "idp_audience") == 0 ? ": " AUDIENCE_HINT : "");
 			goto out;
 		}
 	if ((rc = build(&p, &r, cfg)) != CP_OK)
@@ -619,6 +698,17 @@ out:
 		cp_conf_free(cfg);
 	}
 	return rc;
+}
+
+const char *
+cp_conf_warning(const struct cp_config *cfg)
+{
+	if (cfg->idp_audience_any)
+		return "idp_audience = " CP_AUDIENCE_ANY ": /mcp accepts access tokens the "
+		    "IdP issued for any audience, so a token meant for another application "
+		    "(or an ID token, where the IdP does not mark its type) is relayed; set "
+		    "idp_audience to the audience of the gateway's tokens";
+	return NULL;
 }
 
 const char *
@@ -686,6 +776,7 @@ cp_conf_free(struct cp_config *cfg)
 	free(cfg->store_path);
 	free(cfg->agentcore_region);
 	free(cfg->agentcore_endpoint);
+	strlist_free(&cfg->elicitation_host);
 	free(cfg->tls_ca_file);
 	free(cfg->fetch_allow_private);
 	strlist_free(&cfg->cors_allow_origin);

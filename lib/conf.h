@@ -34,6 +34,10 @@ struct cp_cidr {
 	unsigned prefix;
 };
 
+/* The idp_audience value that turns the audience check off; it must be
+ * written out, and every process that loads it warns (cp_conf_warn). */
+#define CP_AUDIENCE_ANY "any"
+
 enum cp_consent { CP_CONSENT_REMEMBER, CP_CONSENT_ALWAYS, CP_CONSENT_OFF };
 enum cp_binding { CP_BINDING_AGENTCORE, CP_BINDING_OFF };
 enum cp_store_kind { CP_STORE_BDB, CP_STORE_POSTGRESQL };
@@ -46,7 +50,8 @@ struct cp_config {
 	char *idp_client_id;
 	char *idp_scopes;           /* space-separated, single spaces */
 	char *idp_user_claim;
-	char *idp_audience;         /* NULL: aud not checked */
+	char *idp_audience;         /* required; CP_AUDIENCE_ANY is idp_audience_any */
+	bool idp_audience_any;      /* the operator wrote "any": aud not checked */
 	char *gateway_url;
 	char *gateway_protocol_version;     /* NULL: not sent */
 	struct cp_strlist client_allow;
@@ -59,6 +64,7 @@ struct cp_config {
 	enum cp_binding binding;
 	char *agentcore_region;
 	char *agentcore_endpoint;   /* derived from the region when unset */
+	struct cp_strlist elicitation_host;     /* more hosts elicitation URLs may name */
 	char *tls_ca_file;          /* NULL: system bundle */
 	struct cp_cidr *fetch_allow_private;
 	size_t fetch_allow_private_n;
@@ -72,6 +78,11 @@ struct cp_config {
 	char *prm_url;              /* the protected-resource metadata URL */
 	char *source;               /* the file that was read */
 };
+
+/* A line the operator must see about a setting that weakens a check
+ * (idp_audience = any), or NULL.  Programs log it each time they load
+ * the configuration, whatever log_level says, and check-config prints it. */
+const char *cp_conf_warning(const struct cp_config *cfg);
 
 /* The path to read: $CIMD_PROXY_CONF or the compiled-in default. */
 const char *cp_conf_path(void);

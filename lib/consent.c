@@ -129,28 +129,29 @@ cp_consent_remembered(struct cp_login *lg, const char *browser,
 }
 
 enum cp_status
-cp_consent_remember(struct cp_req *req, struct cp_login *lg,
-    const char *client_id, const char *doc_hash)
+cp_consent_record(struct cp_login *lg, const char *browser,
+    const char *client_id, const char *doc_hash, time_t expires)
 {
-	uint8_t bid[CP_BROWSER_ID_LEN];
-	struct cp_buf browser, key;
+	struct cp_buf key;
 	enum cp_status rc;
 
-	cp_buf_init(&browser, 64);
 	cp_buf_init(&key, CP_STORE_MAX_KEY);
-	if ((rc = cp_browser_get(req, lg, CP_BROWSER_COOKIE, bid)) != CP_OK ||
-	    (rc = cp_browser_text(bid, &browser)) != CP_OK ||
-	    (rc = consent_key(cp_buf_cstr(&browser), client_id, &key)) != CP_OK ||
-	    (rc = cp_store_put(lg->st, CP_NS_CONSENT, key.data, key.len,
-	    doc_hash, strlen(doc_hash), time(NULL) + CP_CONSENT_TTL)) != CP_OK)
-		goto out;
-	/* The record is found through the cookie, so the cookie must live
-	 * as long as the newest record: the same browser id, sealed anew. */
-	rc = cp_browser_set(req, lg, CP_BROWSER_COOKIE, CP_BROWSER_TTL, bid);
-out:
-	cp_buf_free(&browser);
+	if ((rc = consent_key(browser, client_id, &key)) == CP_OK)
+		rc = cp_store_put(lg->st, CP_NS_CONSENT, key.data, key.len,
+		    doc_hash, strlen(doc_hash), expires);
 	cp_buf_free(&key);
 	return rc;
+}
+
+enum cp_status
+cp_browser_renew(struct cp_req *req, struct cp_login *lg)
+{
+	uint8_t bid[CP_BROWSER_ID_LEN];
+	enum cp_status rc;
+
+	if ((rc = cp_browser_get(req, lg, CP_BROWSER_COOKIE, bid)) != CP_OK)
+		return rc;
+	return cp_browser_set(req, lg, CP_BROWSER_COOKIE, CP_BROWSER_TTL, bid);
 }
 
 /* "host" or "host:port" of url; false when it does not parse. */

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -53,14 +54,17 @@ enum cp_status cp_browser_text(const uint8_t id[CP_BROWSER_ID_LEN], struct cp_bu
 bool cp_consent_remembered(struct cp_login *lg, const char *browser,
     const char *client_id, const char *doc_hash);
 
-/* Records that the browser of the request's cookie (the caller checked
- * it is the consent form's, cp_browser_is) approved client_id with the
- * document hash doc_hash, for CP_CONSENT_TTL, and queues on req that
- * browser's cookie again, same id, for CP_BROWSER_TTL: a record never
- * outlives the cookie that finds it.  CP_ERR_STORE when the record could
- * not be saved (no cookie is then sent), cp_browser_get's failures. */
-enum cp_status cp_consent_remember(struct cp_req *req, struct cp_login *lg,
-    const char *client_id, const char *doc_hash);
+/* Records that browser (cp_browser_text form) approved client_id with
+ * the document hash doc_hash, until expires.  Called only once the
+ * login that followed the approval succeeded, so an approval alone
+ * stores nothing.  CP_ERR_STORE when the record could not be saved. */
+enum cp_status cp_consent_record(struct cp_login *lg, const char *browser,
+    const char *client_id, const char *doc_hash, time_t expires);
+
+/* Queues on req the browser cookie of the request again, same id, for
+ * CP_BROWSER_TTL, so that a consent record made from now on never
+ * outlives the cookie that finds it.  cp_browser_get's failures. */
+enum cp_status cp_browser_renew(struct cp_req *req, struct cp_login *lg);
 
 /* What the consent page shows; every string comes from the client (or
  * its document) and is escaped here. */

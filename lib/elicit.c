@@ -1,6 +1,7 @@
 #include "config.h"
 
 #define _GNU_SOURCE             /* memmem */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -110,6 +111,58 @@ out:
 	cp_form_free(&f);
 	cp_url_free(&u);
 	return rc;
+}
+
+/* The port u names, or its scheme's default. */
+static unsigned long
+port_of(const struct cp_url *u)
+{
+	if (u->port)
+		return strtoul(u->port, NULL, 10);
+	return strcasecmp(u->scheme, "http") == 0 ? 80 : 443;
+}
+
+/* True when u has the host and port of the absolute URL text. */
+static bool
+same_authority(const struct cp_url *u, const char *text)
+{
+	struct cp_url a;
+	bool same;
+
+	if (cp_url_parse(text, &a) != CP_OK)
+		return false;
+	same = strcasecmp(a.host, u->host) == 0 && port_of(&a) == port_of(u);
+	cp_url_free(&a);
+	return same;
+}
+
+bool
+cp_elicit_host_trusted(const struct cp_config *cfg, const char *url, struct cp_buf *host)
+{
+	struct cp_url u;
+	struct cp_buf known;
+	size_t i;
+	bool trusted = false;
+
+	if (cp_url_parse(url, &u) != CP_OK)
+		return false;
+	/* A failed append leaves host empty, which only the log sees. */
+	if (host)
+		cp_buf_printf(host, "%s%s%s", u.host, u.port ? ":" : "", u.port ? u.port : "");
+	cp_buf_init(&known, CP_MAX_URL);
+	if (cfg->agentcore_endpoint)
+		trusted = same_authority(&u, cfg->agentcore_endpoint);
+	if (!trusted && cfg->agentcore_region)
+		trusted = cp_buf_printf(&known, "https://bedrock-agentcore.%s.amazonaws.com/",
+		    cfg->agentcore_region) == CP_OK && same_authority(&u, cp_buf_cstr(&known));
+	for (i = 0; !trusted && i < cfg->elicitation_host.n; i++) {
+		cp_buf_reset(&known);
+		trusted = cp_buf_printf(&known, "https://%s/", cfg->elicitation_host.v[i]) == CP_OK &&
+		    same_authority(&u, cp_buf_cstr(&known));
+	}
+	cp_buf_free(&known);
+	cp_url_free(&u);
+	return trusted;
 }
 
 static const char *

@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "status.h"
 
 #define CP_ELICIT_MAX_MESSAGE       (64 * 1024) /* one JSON body or SSE event */
@@ -108,6 +109,18 @@ size_t cp_elicit_scan(struct cp_elicit *s, const char *json, size_t len);
  * CP_ERR_SYNTAX: not such a URL; CP_ERR_NOT_FOUND: no request_uri;
  * CP_ERR_INVALID: a request_uri of another form. */
 enum cp_status cp_elicit_session_uri(const char *url, struct cp_buf *out);
+
+/* True when url (absolute) names a host the elicitations that start a
+ * session binding may point at: AgentCore's, that is the host of
+ * agentcore_endpoint, bedrock-agentcore.<agentcore_region>.amazonaws.com
+ * when a region is set, and each elicitation_host.  The port must match
+ * as well (443 for https and 80 for http when not written); case does
+ * not matter in host names.  A URL elsewhere may still be relayed, but
+ * it cannot make a binding: its session URI would bind a user's token to
+ * a session nobody at AgentCore asked for.  host (may be NULL) gets the
+ * URL's host[:port] for the log. */
+bool cp_elicit_host_trusted(const struct cp_config *cfg, const char *url,
+    struct cp_buf *host);
 
 /* True when s[0..n) is a session URI: CP_ELICIT_SESSION_URI_PREFIX and
  * one or more unreserved characters, at most CP_ELICIT_MAX_SESSION_URI

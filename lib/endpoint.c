@@ -26,11 +26,14 @@ static char *config_path;       /* the file config was loaded from */
  * CIMD_PROXY_CONF to FastCGI programs as a request parameter, not as
  * process environment, and one program may serve several vhosts.
  * A failure is not logged here but by cp_endpoint_serve, once for each
- * request it answers 500.
+ * request it answers 500; a setting that weakens a check is logged here,
+ * once per process and file.
  */
 static bool
 config_use(const char *path)
 {
+	const char *warning;
+
 	if (config_path && strcmp(config_path, path) == 0)
 		return config_ok;
 	cp_conf_free(&config);
@@ -40,6 +43,11 @@ config_use(const char *path)
 	    sizeof(config_err)) == CP_OK;
 	if (config_path == NULL)
 		snprintf(config_err, sizeof(config_err), "out of memory");
+	if (config_ok && (warning = cp_conf_warning(&config)) != NULL) {
+		/* Shown whatever log_level says: it weakens a check. */
+		cp_log_set_level(CP_LOG_WARN);
+		cp_log(CP_LOG_WARN, "%s: %s", path, warning);
+	}
 	if (config_ok)
 		cp_log_set_level(config.log_level);
 	return config_ok;
@@ -207,6 +215,9 @@ cp_endpoint_main(int argc, char **argv, const struct cp_endpoint *ep)
 	if (argc > 1 && strcmp(argv[1], "--check-config") == 0) {
 		config_ok = cp_conf_load(cp_conf_path(), &config, config_err,
 		    sizeof(config_err)) == CP_OK;
+		if (config_ok && cp_conf_warning(&config) != NULL)
+			fprintf(stderr, "%s: warning: %s\n", cp_conf_path(),
+			    cp_conf_warning(&config));
 		if (config_ok)
 			printf("%s: ok\n", cp_conf_path());
 		else

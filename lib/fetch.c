@@ -230,12 +230,16 @@ struct transfer {
 	const struct pinned *pins;
 	CURL *curl;
 	enum cp_status body_rc;     /* why on_body refused */
+	size_t dropped;             /* decoded bytes of a body we do not keep */
+	bool drop_stopped;          /* on_body ended such a body at the cap */
 	bool unpinned;              /* a socket to an unchecked address was refused */
 };
 
 /* Only a 200 with a JSON media type has a body we keep; anything else is
- * read and dropped, so a large error or challenge page is classified by
- * its status rather than by its size. */
+ * dropped, so a large error or challenge page is classified by its status
+ * rather than by its size.  A dropped body still stops at the document
+ * cap: libcurl decodes Content-Encoding before this sees a byte, and a
+ * few KB of gzip on a 404 can decode to gigabytes. */
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -244,8 +248,14 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	long status = 0;
 
 	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200 || !cp_media_type_is_json(t->res->content_type))
+	if (status != 200 || !cp_media_type_is_json(t->res->content_type)) {
+		if (len > CP_CIMD_MAX_BODY - t->dropped) {
+			t->drop_stopped = true;
+			return 0;
+		}
+		t->dropped += len;
 		return len;
+	}
 	/* CIMD-01 6.6: the cap counts decoded bytes, whatever
 	 * Content-Length said; a short count aborts the transfer. */
 	if ((t->body_rc = cp_buf_add(&t->res->body, p, len)) != CP_OK)
@@ -647,6 +657,9 @@ cp_cimd_fetch(const struct cp_config *cfg, const char *client_id,
 		rc = CP_ERR_DENIED;
 		goto out;
 	}
+	/* A body we drop ended at the cap: the status is all we need. */
+	if (cc == CURLE_WRITE_ERROR && t.drop_stopped)
+		cc = CURLE_OK;
 	if (cc != CURLE_OK) {
 		if (cc == CURLE_WRITE_ERROR && t.body_rc == CP_ERR_LIMIT) {
 			res->klass = CP_FETCH_REFUSED;

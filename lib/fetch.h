@@ -1,8 +1,9 @@
 /*
  * Fetching client documents (CIMD section 4, PROTOCOL.md 5): libcurl
  * over https only, GET, no redirects, no cookies, no proxy, a total
- * deadline that bounds the host lookup too, a cap on the decoded body,
- * and the SSRF rule: the host is resolved here, every address is checked
+ * deadline that bounds the host lookup too, a cap on every decoded body
+ * (whatever the status: a body we drop stops there too), and the SSRF
+ * rule: the host is resolved here, every address is checked
  * against the special-use registries (RFC 6890 and successors) unless
  * fetch_allow_private covers it, and the connection is pinned to the
  * checked addresses (CURLOPT_RESOLVE) and re-checked before the request

@@ -16,6 +16,7 @@
 #define KEY_DISCOVERY       "discovery "    /* + issuer */
 #define KEY_JWKS            "jwks "         /* + jwks_uri */
 #define KEY_JWKS_FETCHED    "jwks-fetched " /* + jwks_uri: last fetch time */
+#define KEY_JWKS_FAILED     "jwks-failed "  /* + jwks_uri: last failed fetch */
 #define FETCHED_LEN         32              /* decimal time_t, with room */
 
 /* True when ct is the media type want, parameters allowed. */
@@ -234,9 +235,10 @@ parse_jwks(const char *text, size_t len, json_object **jwks)
 	return CP_OK;
 }
 
-/* When the JWKS was last fetched, from the store; 0 when unknown. */
+/* The time a stamp record (the last fetch, the last failed fetch) holds,
+ * from the store; 0 when unknown. */
 static time_t
-last_fetch(struct cp_store *st, const struct cp_buf *key)
+stamp_get(struct cp_store *st, const struct cp_buf *key)
 {
 	struct cp_buf v;
 	time_t t = 0;
@@ -254,23 +256,37 @@ last_fetch(struct cp_store *st, const struct cp_buf *key)
 	return t;
 }
 
+/* Stores now as the stamp record key, living ttl seconds. */
+static enum cp_status
+stamp_put(struct cp_store *st, const struct cp_buf *key, time_t now, time_t ttl)
+{
+	char stamp[FETCHED_LEN];
+	int n = snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
+
+	if (n <= 0 || (size_t)n >= sizeof(stamp))
+		return CP_ERR_INTERNAL;
+	return cp_store_put(st, CP_NS_IDP, key->data, key->len, stamp, (size_t)n,
+	    now + ttl);
+}
+
 enum cp_status
 cp_idp_jwks(const struct cp_config *cfg, struct cp_store *st,
     const struct cp_idp *idp, bool refresh, json_object **jwks)
 {
 	struct cp_http_response resp;
-	struct cp_buf key, fkey, cached;
-	char stamp[FETCHED_LEN];
+	struct cp_buf key, fkey, xkey, cached;
 	enum cp_status rc, src;
 	time_t now = time(NULL), last;
-	int n;
+	bool throttled = false;
 
 	*jwks = NULL;
 	memset(&resp, 0, sizeof(resp));
 	cp_buf_init(&cached, CP_IDP_MAX_JWKS);
 	cp_buf_init(&fkey, CP_STORE_MAX_KEY);
+	cp_buf_init(&xkey, CP_STORE_MAX_KEY);
 	if ((rc = store_key(&key, KEY_JWKS, idp->jwks_uri)) != CP_OK ||
-	    (rc = store_key(&fkey, KEY_JWKS_FETCHED, idp->jwks_uri)) != CP_OK)
+	    (rc = store_key(&fkey, KEY_JWKS_FETCHED, idp->jwks_uri)) != CP_OK ||
+	    (rc = store_key(&xkey, KEY_JWKS_FAILED, idp->jwks_uri)) != CP_OK)
 		goto out;
 	if (st != NULL) {
 		rc = cp_store_get(st, CP_NS_IDP, key.data, key.len, &cached, NULL);
@@ -281,45 +297,57 @@ cp_idp_jwks(const struct cp_config *cfg, struct cp_store *st,
 			/* An unknown kid may mean the IdP rotated its keys, but
 			 * tokens with made-up kids must not make us hammer the
 			 * IdP: one refetch per CP_IDP_JWKS_MIN_REFETCH. */
-			last = last_fetch(st, &fkey);
+			last = stamp_get(st, &fkey);
 			if ((!refresh || (last != 0 && now - last < CP_IDP_JWKS_MIN_REFETCH)) &&
 			    parse_jwks(cached.data, cached.len, jwks) == CP_OK) {
 				rc = CP_OK;
 				goto out;
 			}
 		}
+		/* While the jwks_uri fails, one attempt per
+		 * CP_IDP_JWKS_FAILED_RETRY, whatever the tokens say: neither
+		 * made-up kids nor an empty cache may turn every request into
+		 * a request to the IdP. */
+		last = stamp_get(st, &xkey);
+		throttled = last != 0 && now >= last && now - last < CP_IDP_JWKS_FAILED_RETRY;
+		if (throttled)
+			cp_log(CP_LOG_DEBUG, "idp: JWKS fetch failed %llds ago; not retried "
+			    "before %d s", (long long)(now - last), CP_IDP_JWKS_FAILED_RETRY);
 	}
 
-	if ((rc = fetch_json(cfg, idp->jwks_uri, CP_IDP_MAX_JWKS, &resp)) != CP_OK) {
+	if (!throttled) {
+		rc = fetch_json(cfg, idp->jwks_uri, CP_IDP_MAX_JWKS, &resp);
 		if (rc == CP_ERR_LIMIT)
 			cp_log(CP_LOG_ERROR, "idp: JWKS over %d bytes", CP_IDP_MAX_JWKS);
-		/* A failed refresh still leaves the cached keys usable. */
-		if (cached.len > 0 && parse_jwks(cached.data, cached.len, jwks) == CP_OK)
-			rc = CP_OK;
-		else
-			rc = CP_ERR_FETCH;
-		goto out;
-	}
-	if ((rc = parse_jwks(resp.body.data, resp.body.len, jwks)) != CP_OK) {
-		cp_log(CP_LOG_ERROR, "idp: %.200s is not a JWK Set", idp->jwks_uri);
-		rc = CP_ERR_FETCH;
-		goto out;
-	}
-	if (st != NULL) {
-		n = snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
-		src = cp_store_put(st, CP_NS_IDP, key.data, key.len, resp.body.data,
-		    resp.body.len, now + CP_IDP_JWKS_TTL);
-		if (src == CP_OK && n > 0 && (size_t)n < sizeof(stamp))
-			src = cp_store_put(st, CP_NS_IDP, fkey.data, fkey.len, stamp,
-			    (size_t)n, now + CP_IDP_JWKS_MIN_REFETCH);
-		if (src != CP_OK)
-			cp_log(CP_LOG_WARN, "idp: caching the JWKS failed (%s)",
+		if (rc == CP_OK && (rc = parse_jwks(resp.body.data, resp.body.len,
+		    jwks)) != CP_OK)
+			cp_log(CP_LOG_ERROR, "idp: %.200s is not a JWK Set", idp->jwks_uri);
+		if (rc == CP_OK) {
+			if (st != NULL) {
+				src = cp_store_put(st, CP_NS_IDP, key.data, key.len,
+				    resp.body.data, resp.body.len, now + CP_IDP_JWKS_TTL);
+				if (src == CP_OK)
+					src = stamp_put(st, &fkey, now, CP_IDP_JWKS_MIN_REFETCH);
+				if (src != CP_OK)
+					cp_log(CP_LOG_WARN, "idp: caching the JWKS failed (%s)",
+					    cp_status_str(src));
+			}
+			goto out;
+		}
+		if (st != NULL && (src = stamp_put(st, &xkey, now,
+		    CP_IDP_JWKS_FAILED_RETRY)) != CP_OK)
+			cp_log(CP_LOG_WARN, "idp: recording the failed JWKS fetch failed (%s)",
 			    cp_status_str(src));
 	}
-	rc = CP_OK;
+	/* A failed or skipped refresh still leaves the cached keys usable. */
+	if (cached.len > 0 && parse_jwks(cached.data, cached.len, jwks) == CP_OK)
+		rc = CP_OK;
+	else
+		rc = CP_ERR_FETCH;
 out:
 	cp_buf_free(&key);
 	cp_buf_free(&fkey);
+	cp_buf_free(&xkey);
 	cp_buf_free(&cached);
 	cp_buf_free(&resp.body);
 	return rc;

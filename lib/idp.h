@@ -1,6 +1,7 @@
 /*
  * The IdP as an OIDC provider: discovery (cached in the store), JWKS
- * (cached, refetched on an unknown kid at most once a minute) and token
+ * (cached, refetched on an unknown kid at most once a minute, and while
+ * its fetch fails at most once per CP_IDP_JWKS_FAILED_RETRY) and token
  * endpoint calls.
  */
 #ifndef CP_IDP_H
@@ -18,6 +19,7 @@
 #define CP_IDP_DISCOVERY_TTL    3600
 #define CP_IDP_JWKS_TTL         3600
 #define CP_IDP_JWKS_MIN_REFETCH 60
+#define CP_IDP_JWKS_FAILED_RETRY 10     /* seconds after a failed JWKS fetch */
 #define CP_IDP_MAX_JWKS         (64 * 1024)
 #define CP_IDP_MAX_DISCOVERY    (64 * 1024)
 
@@ -42,9 +44,12 @@ void cp_idp_free(struct cp_idp *idp);
 
 /* The JWKS as parsed JSON (caller puts).  refresh: the caller saw an
  * unknown kid; refetches unless the last fetch was under
- * CP_IDP_JWKS_MIN_REFETCH seconds ago.  When a fetch fails, the cached
- * copy (if any) is returned; with nothing usable, CP_ERR_FETCH.  st ==
- * NULL: no cache, every call fetches. */
+ * CP_IDP_JWKS_MIN_REFETCH seconds ago.  A failed fetch (transport,
+ * status, not a JWK Set) is recorded, and no fetch is tried within
+ * CP_IDP_JWKS_FAILED_RETRY seconds of it, with or without refresh.  When
+ * a fetch fails or is not tried, the cached copy (if any) is returned;
+ * with nothing usable, CP_ERR_FETCH.  st == NULL: no cache, every call
+ * fetches. */
 enum cp_status cp_idp_jwks(const struct cp_config *cfg, struct cp_store *st,
     const struct cp_idp *idp, bool refresh, json_object **jwks);
 

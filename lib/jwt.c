@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -457,7 +458,7 @@ check_claims(json_object *claims, const struct cp_jwt_expect *expect)
 	const char *s;
 	size_t len;
 
-	if (expect->issuer == NULL)
+	if (expect->issuer == NULL || (expect->audience == NULL && !expect->any_audience))
 		return CP_ERR_INTERNAL;
 	if (!str_member(claims, "iss", &s, &len) || len != strlen(expect->issuer) ||
 	    memcmp(s, expect->issuer, len) != 0) {
@@ -484,7 +485,7 @@ check_claims(json_object *claims, const struct cp_jwt_expect *expect)
 		cp_log(CP_LOG_INFO, "jwt: issued in the future (iat)");
 		return CP_ERR_INVALID;
 	}
-	if (expect->audience != NULL && !aud_contains(claims, expect->audience)) {
+	if (!expect->any_audience && !aud_contains(claims, expect->audience)) {
 		cp_log(CP_LOG_INFO, "jwt: aud does not name %s", expect->audience);
 		return CP_ERR_INVALID;
 	}
@@ -493,6 +494,75 @@ check_claims(json_object *claims, const struct cp_jwt_expect *expect)
 		cp_log(CP_LOG_INFO, "jwt: nonce mismatch");
 		return CP_ERR_INVALID;
 	}
+	return CP_OK;
+}
+
+/* True when the header's typ (RFC 7515 section 4.1.9: a media type,
+ * compared without case, "application/" optional) is want. */
+static bool
+typ_is(const char *typ, size_t len, const char *want)
+{
+	static const char prefix[] = "application/";
+	size_t plen = sizeof(prefix) - 1;
+
+	if (len > plen && strncasecmp(typ, prefix, plen) == 0) {
+		typ += plen;
+		len -= plen;
+	}
+	return len == strlen(want) && strncasecmp(typ, want, len) == 0;
+}
+
+/*
+ * Is this JWT an access token, and one issued to our client?  Only
+ * access tokens may open /mcp: an ID token (OIDC Core section 2) says
+ * who logged in to a client, not that anything may be called with it
+ * (RFC 8725 section 3.11: tokens of different kinds must not be accepted
+ * for one another).  What real IdPs write decides the rules:
+ *  - the header typ, when present, must be JWT (RFC 7519 section 5.1;
+ *    Keycloak, Entra ID) or at+jwt (RFC 9068 section 2.1; Auth0's
+ *    profile).  Anything else names another kind of JWT (logout+jwt,
+ *    token-introspection+jwt, secevent+jwt, dpop+jwt, an explicitly typed
+ *    ID token) and is refused.  Okta writes no typ at all.
+ *  - the payload claim typ, Keycloak's token kind, when present, must be
+ *    "Bearer": its ID tokens say "ID", refresh tokens "Refresh", logout
+ *    tokens "Logout", and DPoP-bound access tokens "DPoP", which a proxy
+ *    that checks no DPoP proof must not take as bearer tokens.
+ *  - cid (Okta) and client_id (RFC 9068 section 2.2), when present, must
+ *    be our IdP client: a token the IdP issued to another application
+ *    for the same audience was not obtained through this proxy.
+ * An IdP that marks neither kind (Okta, oidc-provider) is covered by the
+ * audience: its ID tokens carry the client id as aud (OIDC Core section
+ * 2), never the gateway's audience.
+ */
+static enum cp_status
+check_access_token(json_object *header, json_object *claims,
+    const struct cp_jwt_expect *expect)
+{
+	static const char *const client_claims[] = { "cid", "client_id" };
+	static const char bearer[] = "Bearer";
+	const char *s;
+	size_t len, i;
+
+	if (json_object_object_get_ex(header, "typ", NULL) &&
+	    (!str_member(header, "typ", &s, &len) ||
+	    !(typ_is(s, len, "jwt") || typ_is(s, len, "at+jwt")))) {
+		cp_log(CP_LOG_INFO, "jwt: header typ is not an access token's");
+		return CP_ERR_INVALID;
+	}
+	if (json_object_object_get_ex(claims, "typ", NULL) &&
+	    (!str_member(claims, "typ", &s, &len) || len != sizeof(bearer) - 1 ||
+	    strncasecmp(s, bearer, len) != 0)) {
+		cp_log(CP_LOG_INFO, "jwt: typ claim is not Bearer: not an access token");
+		return CP_ERR_INVALID;
+	}
+	for (i = 0; expect->client_id != NULL &&
+	    i < sizeof(client_claims) / sizeof(client_claims[0]); i++)
+		if (json_object_object_get_ex(claims, client_claims[i], NULL) &&
+		    !str_member_is(claims, client_claims[i], expect->client_id)) {
+			cp_log(CP_LOG_INFO, "jwt: %s is not %s: issued to another client",
+			    client_claims[i], expect->client_id);
+			return CP_ERR_INVALID;
+		}
 	return CP_OK;
 }
 
@@ -520,6 +590,8 @@ verify(json_object *jwks, const char *token, size_t len,
 	if ((rc = cp_json_parse_object(j.payload.data, j.payload.len, &c)) != CP_OK)
 		goto out;
 	if ((rc = check_claims(c, expect)) != CP_OK)
+		goto out;
+	if (expect->access_token && (rc = check_access_token(j.header, c, expect)) != CP_OK)
 		goto out;
 	*claims = c;
 	c = NULL;

@@ -2,11 +2,13 @@
  * JWS (compact) verification against the IdP's JWKS with GnuTLS.
  * Algorithms: RS256, ES256, PS256 only; never "none" or HMAC, and the
  * key's own "alg"/"kty" must agree with the header.  Claims checked:
- * iss (exact), exp and nbf with CP_JWT_LEEWAY, aud when expected.
+ * iss (exact), exp and nbf with CP_JWT_LEEWAY, aud (unless the caller
+ * says any_audience), and for access tokens their type and client.
  */
 #ifndef CP_JWT_H
 #define CP_JWT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -25,9 +27,13 @@
 
 struct cp_jwt_expect {
 	const char *issuer;         /* required */
-	const char *audience;       /* NULL: not checked */
+	const char *audience;       /* required unless any_audience */
 	const char *nonce;          /* NULL: not checked (ID tokens set it) */
 	time_t now;                 /* 0: the clock */
+	bool any_audience;          /* aud not checked (idp_audience = any) */
+	bool access_token;          /* refuse JWTs typed as another kind */
+	const char *client_id;      /* access tokens: cid and client_id, when
+	                               present, must be this; NULL: not checked */
 };
 
 /* Verifies token[0..len) and returns its claims (caller puts).

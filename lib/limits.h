@@ -17,6 +17,12 @@
 #define CP_MAX_HEADER       8192    /* any single request header we read */
 #define CP_MAX_OUT_HEADERS  4096    /* headers a handler may queue */
 #define CP_MAX_CGI_DRAIN    1048576 /* unread CGI body discarded at exit */
+/* Seconds from a request's start until its body must be in.  A form of
+ * CP_MAX_FORM bytes then needs 1.6 KB/s, which even a GPRS link (about
+ * 5 KB/s) gives with room for slow start and a long round trip; a
+ * client that sends less loses its request (408) instead of holding a
+ * process that the next person's sign-in needs. */
+#define CP_BODY_SECONDS     10
 
 /* Configuration. */
 #define CP_MAX_CONF_FILE    65536

@@ -1,8 +1,11 @@
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "limits.h"
 #include "log.h"
@@ -14,9 +17,30 @@
 /* How sealed objects are serialised; cp_login_sealed_len must agree. */
 #define CP_LOGIN_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
+/* How often a long-lived process looks at key_file for a rotation: a
+ * stat per request would be cheap too, but once a second is soon enough
+ * for an operator and bounds the work a flood of requests can cause. */
+#define CP_KEYS_RECHECK_SECONDS 1
+
+/* One version of key_file as stat sees it: keygen's rename gives a new
+ * inode, an edit in place a new mtime or size, a chmod or chown a new
+ * ctime.  err is the errno when stat failed (the rest is then zero). */
+struct key_file_version {
+	int err;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	mode_t mode;
+	struct timespec mtime, ctime;
+};
+
 static struct cp_login login;
 static char *loaded_key_file;   /* what login.keys was read from */
 static char *opened_store;      /* what login.st was opened on */
+static struct key_file_version loaded_version;  /* of login.keys' file */
+static struct key_file_version refused_version; /* last one logged as refused */
+static bool refused_logged;
+static struct timespec keys_checked;    /* CLOCK_MONOTONIC of the last stat */
 
 /* True when a and b are both NULL or equal strings. */
 static bool
@@ -38,30 +62,160 @@ login_release(void)
 	loaded_key_file = opened_store = NULL;
 }
 
+/* Whether CP_KEYS_RECHECK_SECONDS have passed since keys_checked, which
+ * then becomes now.  CLOCK_MONOTONIC: setting the wall clock moves
+ * neither way. */
+static bool
+keys_check_due(void)
+{
+	struct timespec now;
+	long long ms;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+		return true;
+	ms = (long long)(now.tv_sec - keys_checked.tv_sec) * 1000 +
+	    (now.tv_nsec - keys_checked.tv_nsec) / 1000000;
+	if (ms < CP_KEYS_RECHECK_SECONDS * 1000LL)
+		return false;
+	keys_checked = now;
+	return true;
+}
+
+/* Fills *v with what stat says of path now. */
+static void
+key_file_version(const char *path, struct key_file_version *v)
+{
+	struct stat sb;
+
+	memset(v, 0, sizeof(*v));
+	if (stat(path, &sb) != 0) {
+		v->err = errno != 0 ? errno : EIO;
+		return;
+	}
+	v->dev = sb.st_dev;
+	v->ino = sb.st_ino;
+	v->size = sb.st_size;
+	v->mode = sb.st_mode;
+	v->mtime = sb.st_mtim;
+	v->ctime = sb.st_ctim;
+}
+
+static bool
+same_version(const struct key_file_version *a, const struct key_file_version *b)
+{
+	return a->err == b->err && a->dev == b->dev && a->ino == b->ino &&
+	    a->size == b->size && a->mode == b->mode &&
+	    a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* Loads cfg->key_file into login.keys, for a process that has no keys
+ * or was pointed at another file.  CP_ERR_CONFIG (logged) when it cannot. */
+static enum cp_status
+keys_first_load(const struct cp_config *cfg)
+{
+	struct key_file_version v;
+	char err[512];
+
+	cp_keys_free(login.keys);
+	login.keys = NULL;
+	free(loaded_key_file);
+	loaded_key_file = NULL;
+	refused_logged = false;
+	/* Stat before reading: a change made while we read is then seen as
+	 * a new version at the next check, never missed. */
+	key_file_version(cfg->key_file, &v);
+	(void)clock_gettime(CLOCK_MONOTONIC, &keys_checked);
+	if (cp_keys_load(cfg->key_file, &login.keys, err, sizeof(err)) != CP_OK) {
+		cp_log(CP_LOG_ERROR, "key_file: %s", err);
+		return CP_ERR_CONFIG;
+	}
+	if ((loaded_key_file = strdup(cfg->key_file)) == NULL) {
+		cp_keys_free(login.keys);
+		login.keys = NULL;
+		return CP_ERR_NOMEM;
+	}
+	loaded_version = v;
+	return CP_OK;
+}
+
+/*
+ * A rotation without a restart: at most once every CP_KEYS_RECHECK_SECONDS,
+ * stat key_file and, when it is another version than the one loaded,
+ * load it.  CP_OK while login.keys may be used (reloaded or kept),
+ * CP_ERR_CONFIG after they were dropped.
+ *
+ * When the new version cannot be loaded, the keys already loaded are
+ * kept, with one error logged per version, and the file is tried again
+ * at each check (so a fix is picked up without a restart).  Keeping them
+ * grants nothing: they are exactly the keys this process accepted a
+ * moment ago, whose file was checked then, and a file we cannot read or
+ * parse (a rotation done as the wrong user, an editor half-way through,
+ * a 17th key) says nothing about them, so answering 500 would turn an
+ * operator's slip into an outage while adding no protection.  Nothing of
+ * a refused file is ever used, not even its valid lines.  Revoking a key
+ * still works: the operator writes a valid file without it, which is
+ * loaded within a second.  The one exception fails closed: a file that
+ * others may now read, or the group write, means the keys (very likely
+ * the ones in memory) may be known to or planted by someone else, which
+ * is why cp_keys_load refuses such a file at start; a running process
+ * drops its keys too and answers 500 until the mode is fixed.
+ */
+static enum cp_status
+keys_refresh(const struct cp_config *cfg)
+{
+	struct key_file_version v;
+	struct cp_keys *fresh = NULL;
+	char err[512];
+
+	if (!keys_check_due())
+		return CP_OK;
+	key_file_version(cfg->key_file, &v);
+	if (same_version(&v, &loaded_version))
+		return CP_OK;
+	if (v.err == 0 && cp_keys_mode_exposed(v.mode)) {
+		cp_log(CP_LOG_ERROR, "key_file: %s: others may now access it or the "
+		    "group write it (mode %04o): the keys are dropped and every "
+		    "request fails until it is chmod 600 (or 640)",
+		    cfg->key_file, (unsigned)(v.mode & 07777));
+		cp_keys_free(login.keys);
+		login.keys = NULL;
+		return CP_ERR_CONFIG;
+	}
+	if (v.err != 0) {
+		snprintf(err, sizeof(err), "%s: %s", cfg->key_file, strerror(v.err));
+	} else if (cp_keys_load(cfg->key_file, &fresh, err, sizeof(err)) == CP_OK) {
+		cp_keys_free(login.keys);
+		login.keys = fresh;
+		loaded_version = v;
+		refused_logged = false;
+		cp_log(CP_LOG_INFO, "key_file: %s changed: keys reloaded", cfg->key_file);
+		return CP_OK;
+	}
+	if (!refused_logged || !same_version(&v, &refused_version))
+		cp_log(CP_LOG_ERROR, "key_file changed but cannot be used: %s; "
+		    "still using the keys loaded before until it is fixed", err);
+	refused_version = v;
+	refused_logged = true;
+	return CP_OK;
+}
+
 enum cp_status
 cp_login_get(const struct cp_config *cfg, struct cp_login **out)
 {
 	static bool registered;
-	char err[512];
 	enum cp_status rc;
 
 	*out = NULL;
 	if (!registered && atexit(login_release) == 0)
 		registered = true;
 	login.cfg = cfg;
-	if (login.keys == NULL || !same(loaded_key_file, cfg->key_file)) {
-		cp_keys_free(login.keys);
-		login.keys = NULL;
-		free(loaded_key_file);
-		loaded_key_file = NULL;
-		if ((rc = cp_keys_load(cfg->key_file, &login.keys, err,
-		    sizeof(err))) != CP_OK) {
-			cp_log(CP_LOG_ERROR, "key_file: %s", err);
-			return CP_ERR_CONFIG;
-		}
-		if ((loaded_key_file = strdup(cfg->key_file)) == NULL)
-			return CP_ERR_NOMEM;
-	}
+	if (login.keys == NULL || !same(loaded_key_file, cfg->key_file))
+		rc = keys_first_load(cfg);
+	else
+		rc = keys_refresh(cfg);
+	if (rc != CP_OK)
+		return rc;
 	if (login.st == NULL || !same(opened_store, cfg->store_path)) {
 		cp_store_close(login.st);
 		login.st = NULL;

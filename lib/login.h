@@ -23,7 +23,7 @@
 #define CP_CSRF_TTL         600             /* a consent form stays valid 10 min */
 #define CP_REFRESH_TTL      (90 * 86400)    /* our refresh-token envelope */
 #define CP_BROWSER_TTL      (30 * 86400)    /* __Host-cimd-browser cookie */
-#define CP_CONSENT_TTL      CP_BROWSER_TTL  /* remembered consent; approving renews the cookie */
+#define CP_CONSENT_TTL      CP_BROWSER_TTL  /* remembered consent; its login renews the cookie */
 #define CP_BROWSER_ID_LEN   16
 
 /* The per-process resources of a login endpoint; owned by login.c and
@@ -34,9 +34,15 @@ struct cp_login {
 	struct cp_store *st;
 };
 
-/* Loads key_file and opens the store for cfg, once per process.
+/* Loads key_file and opens the store for cfg, once per process; later
+ * calls look at key_file at most once a second and reload it when it
+ * changed, so a rotation (cimd-proxy-admin keygen) needs no restart
+ * (login.c says what happens when the changed file cannot be used).
  * CP_ERR_CONFIG (keys unusable; logged with the reason) or CP_ERR_STORE
- * (store unavailable: the caller answers 503).  *out stays owned here. */
+ * (store unavailable: the caller answers 503).  *out stays owned here;
+ * its keys may be replaced by the next call, so a caller keeps no copy
+ * of lg->keys across calls.  For one thread: the endpoints serve one
+ * request at a time per process. */
 enum cp_status cp_login_get(const struct cp_config *cfg, struct cp_login **out);
 
 /* cp_idp_discover through the login's store; the caller frees idp. */

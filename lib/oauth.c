@@ -199,6 +199,43 @@ cp_oauth_scope(const struct cp_config *cfg, const char *scope,
 	return cp_buf_adds(out, scope);
 }
 
+/* True when the token p[0..len) is one of granted's tokens. */
+static bool
+scope_has(const char *granted, const char *p, size_t len)
+{
+	const char *g = granted, *sp;
+	size_t n;
+
+	while (*g) {
+		sp = strchr(g, ' ');
+		n = sp ? (size_t)(sp - g) : strlen(g);
+		if (n == len && memcmp(g, p, len) == 0)
+			return true;
+		if (sp == NULL)
+			break;
+		g = sp + 1;
+	}
+	return false;
+}
+
+bool
+cp_oauth_scope_within(const char *scope, const char *granted)
+{
+	const char *p, *sp;
+	size_t len;
+
+	if (scope == NULL || granted == NULL)
+		return false;
+	for (p = scope; ; p = sp + 1) {
+		sp = strchr(p, ' ');
+		len = sp ? (size_t)(sp - p) : strlen(p);
+		if (len == 0 || !scope_has(granted, p, len))
+			return false;
+		if (sp == NULL)
+			return true;
+	}
+}
+
 bool
 cp_oauth_resource_ok(const struct cp_config *cfg, const char *resource)
 {

@@ -69,6 +69,11 @@ enum cp_status cp_oauth_clean_description(struct cp_buf *out, const char *s);
 enum cp_status cp_oauth_scope(const struct cp_config *cfg, const char *scope,
     struct cp_buf *out);
 
+/* RFC 6749 6: true when every token of scope (a scope cp_oauth_scope
+ * accepted) is one of the space-separated tokens of granted, compared
+ * exactly; false when granted is NULL.  Neither is modified. */
+bool cp_oauth_scope_within(const char *scope, const char *granted);
+
 /* True when resource names the proxy's MCP URL (cfg->resource), with
  * one trailing slash tolerated (RFC 8707 2, PROTOCOL.md 8.8). */
 bool cp_oauth_resource_ok(const struct cp_config *cfg, const char *resource);

@@ -21,6 +21,10 @@
 #include "response.h"
 #include "url.h"
 
+/* JSON-RPC "Internal error" (JSON-RPC 2.0 section 5.1): the code of the
+ * relay's own answers when the gateway gave nothing to pass on. */
+#define RELAY_ERROR_CODE    (-32603)
+
 struct cp_relay {
 	CURL *easy;             /* kept: its connection cache is the reuse */
 };
@@ -34,19 +38,24 @@ enum relay_end {
 	END_STREAM_MAX,
 	END_BODY_LIMIT,
 	END_BODY_SHORT,
-	END_BAD_STATUS
+	END_BODY_TIMEOUT,
+	END_BAD_STATUS,
+	END_REFUSED             /* the caller's answer hook said no */
 };
 
 struct transfer {
 	struct cp_req *req;
 	const struct cp_config *cfg;
 	struct cp_elicit scan;
-	cp_elicit_found_fn *found;
-	void *arg;
+	const struct cp_relay_watch *watch;
+	enum cp_status refused;         /* what watch->answer said (END_REFUSED) */
 	long status;                    /* of the header block being read */
 	bool began;                     /* the final header block was sent on */
 	bool sse;
 	struct cp_buf content_type;
+	struct cp_buf passed;           /* headers to pass on: name NUL value NUL ... */
+	struct cp_buf session_id;       /* the gateway's Mcp-Session-Id */
+	bool has_session_id;
 	bool body_len_known;
 	unsigned long long body_left;   /* of CONTENT_LENGTH */
 	struct cp_buf body;             /* a small body read whole (read_small_body) */
@@ -120,7 +129,7 @@ bool
 cp_relay_response_header_passed(const char *name, size_t len)
 {
 	static const char *const exact[] = {
-		"WWW-Authenticate", "Cache-Control", "Retry-After", "Allow",
+		"WWW-Authenticate", "Retry-After", "Allow",
 	};
 	size_t i;
 
@@ -179,7 +188,7 @@ cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out)
 	/* The fixed set (issue #4); MCP-Protocol-Version is among the
 	 * Mcp-* below unless the operator pins it. */
 	static const char *const fixed[] = {
-		"Authorization", "Accept", "Content-Type", "Last-Event-ID",
+		"Authorization", "Accept", "Content-Type", "Last-Event-ID", "Mcp-Session-Id",
 	};
 	const char *pinned = req->cfg->gateway_protocol_version;
 	const char *v, *eq;
@@ -198,6 +207,12 @@ cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out)
 			continue;
 		if (pinned && (size_t)(eq - *e) == strlen("HTTP_MCP_PROTOCOL_VERSION") &&
 		    strncmp(*e, "HTTP_MCP_PROTOCOL_VERSION", (size_t)(eq - *e)) == 0)
+			continue;
+		/* The session goes once, as cp_req_header reads it: the id the
+		 * caller checked is the one the gateway gets, even if the web
+		 * server passed the variable twice. */
+		if ((size_t)(eq - *e) == strlen("HTTP_MCP_SESSION_ID") &&
+		    strncmp(*e, "HTTP_MCP_SESSION_ID", (size_t)(eq - *e)) == 0)
 			continue;
 		/* Same rules as every header we read: length, control bytes. */
 		v = eq + 1;
@@ -389,8 +404,8 @@ static size_t
 on_read(char *p, size_t size, size_t nmemb, void *userdata)
 {
 	struct transfer *t = userdata;
-	size_t want = size * nmemb;
-	long got;
+	size_t want = size * nmemb, got;
+	enum cp_status rc;
 
 	if (t->body_len_known && want > t->body_left)
 		want = (size_t)t->body_left;
@@ -399,19 +414,19 @@ on_read(char *p, size_t size, size_t nmemb, void *userdata)
 		want = CP_RELAY_MAX_BODY + 1 - t->body_sent;
 	if (want == 0)
 		return 0;
-	got = cp_req_read(t->req, p, want);
-	if (got < 0 || (got == 0 && t->body_len_known)) {
-		t->why = END_BODY_SHORT;
+	rc = cp_req_read(t->req, p, want, &got);
+	if (rc != CP_OK || (got == 0 && t->body_len_known)) {
+		t->why = rc == CP_ERR_TIMEOUT ? END_BODY_TIMEOUT : END_BODY_SHORT;
 		return CURL_READFUNC_ABORT;
 	}
-	t->body_sent += (size_t)got;
+	t->body_sent += got;
 	if (t->body_sent > CP_RELAY_MAX_BODY) {
 		t->why = END_BODY_LIMIT;
 		return CURL_READFUNC_ABORT;
 	}
 	if (t->body_len_known)
 		t->body_left -= (unsigned long long)got;
-	return (size_t)got;
+	return got;
 }
 
 /* The gateway's final header block is complete: send status and headers. */
@@ -420,14 +435,31 @@ begin(struct transfer *t)
 {
 	const char *ct = t->content_type.len ? cp_buf_cstr(&t->content_type) : NULL;
 	enum cp_elicit_framing framing = cp_elicit_framing_of(ct);
+	const char *name;
+	size_t off, v;
 	enum cp_status rc;
 
 	if (t->status < 200 || t->status > 599) {
 		t->why = END_BAD_STATUS;
 		return false;
 	}
+	/* The caller sees the answer before the client does (a new session
+	 * is recorded before its id is out). */
+	if (t->watch && t->watch->answer && (t->refused = t->watch->answer(t->watch->arg,
+	    (int)t->status, t->has_session_id ? cp_buf_cstr(&t->session_id) : NULL)) != CP_OK) {
+		t->why = END_REFUSED;
+		return false;
+	}
 	t->sse = framing == CP_ELICIT_SSE;
-	cp_elicit_init(&t->scan, framing, t->found, t->arg);
+	cp_elicit_init(&t->scan, framing, t->watch ? t->watch->found : NULL,
+	    t->watch ? t->watch->arg : NULL);
+	/* The gateway's headers, now that its answer is passed on. */
+	for (off = 0; off < t->passed.len; off = v + strlen(t->passed.data + v) + 1) {
+		name = t->passed.data + off;
+		v = off + strlen(name) + 1;
+		if (cp_resp_header(t->req, name, t->passed.data + v) != CP_OK)
+			cp_log(CP_LOG_WARN, "gateway header %.64s dropped", name);
+	}
 	/* nginx and its kin buffer unless told not to. */
 	cp_resp_header(t->req, "X-Accel-Buffering", "no");
 	rc = cp_resp_begin(t->req, (int)t->status, ct);
@@ -448,9 +480,9 @@ begin(struct transfer *t)
 static bool
 header_line(struct transfer *t, const char *p, size_t len)
 {
-	struct cp_buf name, value, rewritten;
+	struct cp_buf value, rewritten;
 	const char *colon;
-	size_t vs, ve;
+	size_t vs, ve, need, i;
 	enum cp_status rc = CP_OK;
 
 	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
@@ -481,21 +513,52 @@ header_line(struct transfer *t, const char *p, size_t len)
 	}
 	if (!cp_relay_response_header_passed(p, (size_t)(colon - p)))
 		return true;
-	cp_buf_init(&name, CP_MAX_HEADER);
+	for (i = 0; i < (size_t)(colon - p); i++)
+		if (!cp_tchar((unsigned char)p[i]))
+			break;
+	if (i < (size_t)(colon - p) || !printable(p + vs, ve - vs)) {
+		cp_log(CP_LOG_WARN, "gateway sent a header with control bytes; dropped");
+		return true;
+	}
+	/* One session per answer: the first is the one the caller hears of
+	 * and the client gets; a second could name another session. */
+	if ((size_t)(colon - p) == 14 && strncasecmp(p, "Mcp-Session-Id", 14) == 0) {
+		/* MCP transports "Session Management": visible ASCII only. */
+		if (t->has_session_id || ve == vs || !cp_is_visible_ascii(p + vs, ve - vs)) {
+			cp_log(CP_LOG_WARN, "gateway sent a second or malformed Mcp-Session-Id; "
+			    "dropped");
+			return true;
+		}
+		if (cp_buf_add(&t->session_id, p + vs, ve - vs) != CP_OK) {
+			cp_buf_init(&t->session_id, CP_MAX_HEADER);
+			cp_log(CP_LOG_WARN, "gateway sent an Mcp-Session-Id over %d bytes; dropped",
+			    CP_MAX_HEADER);
+			return true;
+		}
+		t->has_session_id = true;
+	}
 	cp_buf_init(&value, CP_MAX_HEADER);
 	cp_buf_init(&rewritten, CP_MAX_HEADER);
-	if ((rc = cp_buf_add(&name, p, (size_t)(colon - p))) == CP_OK)
-		rc = cp_buf_add(&value, p + vs, ve - vs);
-	if (rc == CP_OK && strcasecmp(cp_buf_cstr(&name), "WWW-Authenticate") == 0) {
-		if ((rc = cp_relay_challenge(cp_buf_cstr(&value), t->cfg->prm_url,
-		    &rewritten)) == CP_OK)
-			rc = cp_resp_header(t->req, "WWW-Authenticate", cp_buf_cstr(&rewritten));
-	} else if (rc == CP_OK)
-		rc = cp_resp_header(t->req, cp_buf_cstr(&name), cp_buf_cstr(&value));
+	rc = cp_buf_add(&value, p + vs, ve - vs);
+	if (rc == CP_OK && (size_t)(colon - p) == 16 &&
+	    strncasecmp(p, "WWW-Authenticate", 16) == 0 &&
+	    (rc = cp_relay_challenge(cp_buf_cstr(&value), t->cfg->prm_url,
+	    &rewritten)) == CP_OK) {
+		cp_buf_reset(&value);
+		rc = cp_buf_add(&value, rewritten.data, rewritten.len);
+	}
+	/* Kept as name NUL value NUL until begin() knows the answer is
+	 * passed on; a header that does not fit is dropped, not the rest. */
+	need = (size_t)(colon - p) + value.len + 2;
+	if (rc == CP_OK && t->passed.len + need > t->passed.max)
+		rc = CP_ERR_LIMIT;
+	if (rc == CP_OK && (rc = cp_buf_add(&t->passed, p, (size_t)(colon - p))) == CP_OK &&
+	    (rc = cp_buf_addc(&t->passed, '\0')) == CP_OK &&
+	    (rc = cp_buf_add(&t->passed, value.data, value.len)) == CP_OK)
+		rc = cp_buf_addc(&t->passed, '\0');
 	if (rc != CP_OK)
-		cp_log(CP_LOG_WARN, "gateway header %.64s dropped: %s", cp_buf_cstr(&name),
+		cp_log(CP_LOG_WARN, "gateway header %.*s dropped: %s", (int)(colon - p), p,
 		    cp_status_str(rc));
-	cp_buf_free(&name);
 	cp_buf_free(&value);
 	cp_buf_free(&rewritten);
 	return true;
@@ -548,17 +611,15 @@ on_body(char *p, size_t size, size_t nmemb, void *userdata)
 	return len;
 }
 
-/* A JSON-RPC error answer of our own (id null: we did not read the
- * request), for the cases where the gateway gave us nothing to pass on. */
-static enum cp_status
-send_error(struct cp_req *req, int status, const char *message)
+enum cp_status
+cp_relay_error(struct cp_req *req, int status, int code, const char *message)
 {
 	json_object *o = json_object_new_object(), *e = json_object_new_object();
 	enum cp_status rc = CP_ERR_NOMEM;
 
 	if (o && e && json_object_object_add(o, "jsonrpc", json_object_new_string("2.0")) == 0 &&
 	    json_object_object_add(o, "id", NULL) == 0 &&
-	    json_object_object_add(e, "code", json_object_new_int(-32603)) == 0 &&
+	    json_object_object_add(e, "code", json_object_new_int(code)) == 0 &&
 	    json_object_object_add(e, "message", json_object_new_string(message)) == 0 &&
 	    json_object_object_add(o, "error", e) == 0) {
 		e = NULL;
@@ -580,12 +641,22 @@ failure(const struct transfer *t, CURLcode cc, const char **message)
 	case END_BODY_SHORT:
 		*message = "request body ended early";
 		return 400;
+	case END_BODY_TIMEOUT:
+		*message = "the request body did not arrive in time";
+		return 408;
 	case END_HEADERS_TIMEOUT:
 	case END_STREAM_MAX:
 		*message = "the MCP gateway did not answer in time";
 		return 504;
 	case END_BAD_STATUS:
 		*message = "the MCP gateway sent an invalid answer";
+		return 502;
+	case END_REFUSED:
+		if (t->refused == CP_ERR_STORE) {
+			*message = "the proxy cannot reach its state store";
+			return 503;
+		}
+		*message = "the MCP gateway sent an answer the proxy cannot pass on";
 		return 502;
 	default:
 		break;
@@ -614,7 +685,9 @@ end_str(enum relay_end why)
 	case END_STREAM_MAX: return "stream_max_seconds reached";
 	case END_BODY_LIMIT: return "request body too large";
 	case END_BODY_SHORT: return "request body ended early";
+	case END_BODY_TIMEOUT: return "request body too slow";
 	case END_BAD_STATUS: return "invalid status";
+	case END_REFUSED: return "answer refused";
 	case END_NONE: break;
 	}
 	return "upstream transfer failed";
@@ -625,21 +698,22 @@ end_str(enum relay_end why)
  * libcurl sends it in the same write as the request headers (one segment
  * upstream instead of two, and no wait for the socket in between).
  * Larger or chunked bodies stream through on_read.  CP_ERR_IO when the
- * web server's body ends early or fails, before anything went upstream.
+ * web server's body ends early or fails, CP_ERR_TIMEOUT when it is not
+ * in by the body deadline, before anything went upstream.
  */
 static enum cp_status
 read_small_body(struct transfer *t)
 {
 	char chunk[CP_RELAY_INLINE_BODY];
-	size_t want = (size_t)t->body_left;
-	long got;
+	size_t want = (size_t)t->body_left, got;
 	enum cp_status rc;
 
 	while (t->body.len < want) {
-		got = cp_req_read(t->req, chunk, want - t->body.len);
-		if (got <= 0)
+		if ((rc = cp_req_read(t->req, chunk, want - t->body.len, &got)) != CP_OK)
+			return rc;
+		if (got == 0)
 			return CP_ERR_IO;
-		if ((rc = cp_buf_add(&t->body, chunk, (size_t)got)) != CP_OK)
+		if ((rc = cp_buf_add(&t->body, chunk, got)) != CP_OK)
 			return rc;
 	}
 	t->body_sent = t->body.len;
@@ -743,7 +817,7 @@ out:
 }
 
 enum cp_status
-cp_relay_run(struct cp_relay *r, struct cp_req *req, cp_elicit_found_fn *found, void *arg)
+cp_relay_run(struct cp_relay *r, struct cp_req *req, const struct cp_relay_watch *watch)
 {
 	struct transfer t;
 	struct curl_slist *headers = NULL;
@@ -756,15 +830,17 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, cp_elicit_found_fn *found, 
 	memset(&t, 0, sizeof(t));
 	t.req = req;
 	t.cfg = req->cfg;
-	t.found = found;
-	t.arg = arg;
+	t.watch = watch;
 	t.start = t.last_poll = t.last_upstream = t.last_client = now_ms();
 	t.stream_limit = req->cfg->stream_max_seconds * 1000LL;
 	t.headers_limit = CP_RELAY_HEADERS_SECONDS * 1000LL;
 	if (t.headers_limit > t.stream_limit)
 		t.headers_limit = t.stream_limit;
 	t.at_line_start = t.at_boundary = true;
+	cp_req_body_seconds(req, CP_RELAY_BODY_SECONDS);
 	cp_buf_init(&t.content_type, CP_RELAY_MAX_CONTENT_TYPE);
+	cp_buf_init(&t.passed, CP_MAX_OUT_HEADERS);
+	cp_buf_init(&t.session_id, CP_MAX_HEADER);
 	cp_buf_init(&t.body, CP_RELAY_INLINE_BODY);
 	cp_elicit_init(&t.scan, CP_ELICIT_OFF, NULL, NULL);
 	/* FastCGI: the connection socket, where the server's close shows as
@@ -786,14 +862,18 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, cp_elicit_found_fn *found, 
 	case CP_OK:
 		break;
 	case CP_ERR_LIMIT:
-		rc = send_error(req, 413, "request body too large");
+		rc = cp_relay_error(req, 413, RELAY_ERROR_CODE, "request body too large");
 		goto out;
 	case CP_ERR_SYNTAX:
-		rc = send_error(req, 400, "malformed Content-Length");
+		rc = cp_relay_error(req, 400, RELAY_ERROR_CODE, "malformed Content-Length");
 		goto out;
 	case CP_ERR_IO:
 		cp_log(CP_LOG_INFO, "relay to gateway failed: %s", end_str(END_BODY_SHORT));
-		rc = send_error(req, 400, "request body ended early");
+		rc = cp_relay_error(req, 400, RELAY_ERROR_CODE, "request body ended early");
+		goto out;
+	case CP_ERR_TIMEOUT:
+		cp_log(CP_LOG_INFO, "relay to gateway failed: %s", end_str(END_BODY_TIMEOUT));
+		rc = cp_relay_error(req, 408, RELAY_ERROR_CODE, "the request body did not arrive in time");
 		goto out;
 	default:
 		goto out;
@@ -813,12 +893,14 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, cp_elicit_found_fn *found, 
 	status = failure(&t, cc, &message);
 	cp_log(status >= 500 ? CP_LOG_WARN : CP_LOG_INFO, "relay to gateway failed: %s (%s)",
 	    end_str(t.why), curl_easy_strerror(cc));
-	rc = send_error(req, status, message);
+	rc = cp_relay_error(req, status, RELAY_ERROR_CODE, message);
 out:
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(headers);
 	cp_elicit_free(&t.scan);
 	cp_buf_free(&t.content_type);
+	cp_buf_free(&t.passed);
+	cp_buf_free(&t.session_id);
 	cp_buf_free(&t.body);
 	return rc;
 }

@@ -32,6 +32,10 @@
 
 #define CP_RELAY_MAX_BODY           1000000 /* request body; under FcgidMaxRequestLen */
 #define CP_RELAY_INLINE_BODY        16384   /* a body this small goes out with the headers */
+/* From the request's start until its body is in (408 after): the
+ * largest body then needs 17 KB/s.  A slow one holds an /mcp process
+ * that long, the way a stream does. */
+#define CP_RELAY_BODY_SECONDS       60
 #define CP_RELAY_CONNECT_MS         5000    /* connecting to the gateway (502 after) */
 #define CP_RELAY_HEADERS_SECONDS    120     /* the gateway must start its answer (504 after) */
 #define CP_RELAY_IDLE_SECONDS       120     /* a pause inside a non-SSE body */
@@ -47,27 +51,51 @@ struct cp_relay;
 enum cp_status cp_relay_new(struct cp_relay **out);
 void cp_relay_free(struct cp_relay *r);
 
+/* The gateway's final status and its Mcp-Session-Id (NULL when it sent
+ * none), heard before anything of the answer reaches the client.  Any
+ * value but CP_OK refuses the answer: the client gets a JSON-RPC error
+ * instead, 503 for CP_ERR_STORE, else 502. */
+typedef enum cp_status cp_relay_answer_fn(void *arg, int status, const char *session_id);
+
+/* What the caller of cp_relay_run hears of the answer; any member may
+ * be NULL. */
+struct cp_relay_watch {
+	cp_relay_answer_fn *answer;
+	cp_elicit_found_fn *found;      /* each URL elicitation, once forwarded */
+	void *arg;                      /* passed to both */
+};
+
 /* Relays req (already authorised by the caller) to req->cfg->gateway_url
- * and streams the answer back; found (may be NULL) hears of every URL
- * elicitation in the answer, after the bytes carrying it were forwarded.
- * Sends exactly one response: the gateway's, or when the gateway cannot
- * be used, a JSON-RPC error (413 body too large, 400 body cut short, 502
- * gateway unreachable or answering garbage, 504 gateway too slow).
- * Returns CP_OK once a response was sent (whether or not the client
- * stayed to read it); other values only when nothing could be sent. */
+ * and streams the answer back; watch (may be NULL) hears of its status
+ * and session before it is passed on and of every URL elicitation in it
+ * after the bytes carrying it were forwarded.  Sends exactly one
+ * response: the gateway's, or when the gateway cannot be used, a
+ * JSON-RPC error (413 body too large, 400 body cut short, 408 body not in
+ * within CP_RELAY_BODY_SECONDS of the request's start, 502 gateway
+ * unreachable or answering garbage, 504 gateway too slow, or what
+ * watch->answer refused).  Returns CP_OK once a response was sent
+ * (whether or not the client stayed to read it); other values only when
+ * nothing could be sent. */
 enum cp_status cp_relay_run(struct cp_relay *r, struct cp_req *req,
-    cp_elicit_found_fn *found, void *arg);
+    const struct cp_relay_watch *watch);
+
+/* Sends a JSON-RPC error response of the relay's own, id null (the
+ * request was not read): status, code and message as given. */
+enum cp_status cp_relay_error(struct cp_req *req, int status, int code,
+    const char *message);
 
 /* The request headers passed upstream, as "Name: value" lines appended
  * to out (NUL-separated), for tests: Authorization, Accept, Content-Type,
- * Mcp-Session-Id, MCP-Protocol-Version (gateway_protocol_version instead
- * when configured), Last-Event-ID and every other Mcp-* header; nothing
- * else.  CP_ERR_LIMIT past CP_RELAY_MAX_PASSED_HEADERS Mcp-* headers. */
+ * Last-Event-ID, Mcp-Session-Id (once, the value cp_req_header gives),
+ * MCP-Protocol-Version (gateway_protocol_version instead when
+ * configured) and every other Mcp-* header; nothing else.  CP_ERR_LIMIT past CP_RELAY_MAX_PASSED_HEADERS Mcp-* headers. */
 enum cp_status cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out);
 
 /* True when the response header name[0..len) is passed to the client:
  * Mcp-* (Mcp-Session-Id, MCP-Protocol-Version, ...), WWW-Authenticate,
- * Cache-Control, Retry-After and Allow.  Content-Type is handled apart. */
+ * Retry-After and Allow.  Content-Type is handled apart.  Cache-Control
+ * is not passed: every answer says no-store (response.h), whatever the
+ * gateway would allow, since it carries one user's data. */
 bool cp_relay_response_header_passed(const char *name, size_t len);
 
 /* Rewrites a WWW-Authenticate value from the gateway so that its

@@ -1,10 +1,16 @@
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <ctype.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "limits.h"
 #include "request.h"
@@ -110,6 +116,7 @@ cp_req_init(struct cp_req *req, FCGX_Request *fcgx, char **envp,
 	req->status = 0;
 	cp_buf_init(&req->headers, CP_MAX_OUT_HEADERS);
 	clock_gettime(CLOCK_MONOTONIC, &req->started);
+	cp_req_body_seconds(req, CP_BODY_SECONDS);
 	req->method = cp_req_env(req, "REQUEST_METHOD");
 	req->path = CP_STR("-");
 	req->query = "";
@@ -150,23 +157,118 @@ cp_req_query_form(const struct cp_req *req, struct cp_form *f)
 	return cp_form_parse(req->query, strlen(req->query), f);
 }
 
-long
-cp_req_read(struct cp_req *req, void *p, size_t n)
+void
+cp_req_body_seconds(struct cp_req *req, unsigned seconds)
 {
-	size_t got;
-	int r;
+	req->body_deadline = req->started;
+	req->body_deadline.tv_sec += (time_t)seconds;
+}
 
+/* Milliseconds left until the body deadline; 0 once it has passed. */
+static long
+body_ms_left(const struct cp_req *req)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(req->body_deadline.tv_sec - now.tv_sec) * 1000 +
+	    (req->body_deadline.tv_nsec - now.tv_nsec) / 1000000;
+	return ms <= 0 ? 0 : ms > 0x7fffffff ? 0x7fffffff : (long)ms;
+}
+
+/*
+ * FastCGI.  FCGX_GetStr returns only when it has all n bytes or the body
+ * ended, and libfcgi reads the socket with a plain blocking read(), so
+ * neither bounds a client that sends a byte now and then.  Bytes libfcgi
+ * already holds are taken as they are.  Otherwise one byte is asked for,
+ * which refills the buffer at most once, under SO_RCVTIMEO set to the
+ * time left: a read that times out fails with EAGAIN, which libfcgi
+ * keeps as the input stream's error and which closes the connection in
+ * FCGX_Finish_r.  The output stream is separate, so the 408 still goes
+ * out.  A poll() here could not tell whether libfcgi's own buffer holds
+ * the next record already, and would then wait for bytes that were
+ * never to come.
+ */
+static enum cp_status
+read_fcgi(struct cp_req *req, char *p, size_t n, size_t *got)
+{
+	FCGX_Stream *in = req->fcgx->in;
+	static const struct timeval forever = { 0, 0 };
+	struct timeval tv;
+	long ms;
+	size_t have;
+	int r, err;
+
+	*got = 0;
+	if (in->rdNext == in->stop && !in->isClosed) {
+		if ((ms = body_ms_left(req)) == 0)
+			return CP_ERR_TIMEOUT;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		if (setsockopt(req->fcgx->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+			return CP_ERR_IO;
+		r = FCGX_GetStr(p, 1, in);
+		setsockopt(req->fcgx->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &forever, sizeof(forever));
+		if (r != 1) {
+			err = FCGX_GetError(in);
+			if (err == EAGAIN || err == EWOULDBLOCK)
+				return CP_ERR_TIMEOUT;
+			return err != 0 ? CP_ERR_IO : CP_OK;
+		}
+		*got = 1;
+	}
+	have = (size_t)(in->stop - in->rdNext);
+	if (have > n - *got)
+		have = n - *got;
+	if (have > 0)
+		*got += (size_t)FCGX_GetStr(p + *got, (int)have, in);
+	return *got == 0 && FCGX_GetError(in) != 0 ? CP_ERR_IO : CP_OK;
+}
+
+/* Plain CGI: stdin is a pipe, a socket or a file, read without stdio so
+ * that poll() sees every byte not yet taken. */
+static enum cp_status
+read_cgi(struct cp_req *req, char *p, size_t n, size_t *got)
+{
+	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+	ssize_t r;
+	long ms;
+
+	*got = 0;
+	for (;;) {
+		if ((ms = body_ms_left(req)) == 0)
+			return CP_ERR_TIMEOUT;
+		r = poll(&pfd, 1, (int)ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || (pfd.revents & POLLNVAL))
+			return CP_ERR_IO;
+		if (r == 0)
+			continue;
+		r = read(STDIN_FILENO, p, n);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r < 0)
+			return CP_ERR_IO;
+		*got = (size_t)r;
+		return CP_OK;
+	}
+}
+
+enum cp_status
+cp_req_read(struct cp_req *req, void *p, size_t n, size_t *got)
+{
+	enum cp_status rc;
+
+	*got = 0;
+	if (n == 0)
+		return CP_OK;
 	if (n > 0x7fffffff)
 		n = 0x7fffffff;
-	if (req->fcgx) {
-		r = FCGX_GetStr(p, (int)n, req->fcgx->in);
-		if (r > 0)
-			req->body_read += (size_t)r;
-		return r < 0 ? -1 : r;
-	}
-	got = fread(p, 1, n, stdin);
-	req->body_read += got;
-	return got == 0 && ferror(stdin) ? -1 : (long)got;
+	rc = req->fcgx ? read_fcgi(req, p, n, got) : read_cgi(req, p, n, got);
+	req->body_read += *got;
+	return rc;
 }
 
 /*
@@ -190,7 +292,8 @@ cp_req_drain(struct cp_req *req)
 		return;
 	while (req->body_read < want) {
 		n = want - req->body_read;
-		if (cp_req_read(req, chunk, n < sizeof(chunk) ? n : sizeof(chunk)) <= 0)
+		if (cp_req_read(req, chunk, n < sizeof(chunk) ? n : sizeof(chunk), &n) != CP_OK ||
+		    n == 0)
 			break;
 	}
 }
@@ -203,7 +306,7 @@ cp_req_body_form(struct cp_req *req, struct cp_form *f)
 	struct cp_buf body;
 	char chunk[4096];
 	unsigned long want = 0;
-	long r;
+	size_t got, room;
 	enum cp_status rc;
 	size_t tlen = strlen("application/x-www-form-urlencoded");
 
@@ -221,14 +324,28 @@ cp_req_body_form(struct cp_req *req, struct cp_form *f)
 			return CP_ERR_LIMIT;
 	}
 	cp_buf_init(&body, CP_MAX_FORM);
-	while ((r = cp_req_read(req, chunk, sizeof(chunk))) > 0)
-		if ((rc = cp_buf_add(&body, chunk, (size_t)r)) != CP_OK)
-			return rc;
-	if (r < 0 || (cl != NULL && body.len != want)) {
-		cp_buf_free(&body);
-		return CP_ERR_IO;
+	/* RFC 3875 section 4.2: under CGI, no more than CONTENT_LENGTH bytes
+	 * are read (the server need not close stdin after them).  FastCGI
+	 * ends the body with an empty record, which is read too. */
+	for (;;) {
+		room = sizeof(chunk);
+		if (req->fcgx == NULL && cl != NULL && want - body.len < room)
+			room = want - body.len;
+		if (room == 0)
+			break;
+		if ((rc = cp_req_read(req, chunk, room, &got)) != CP_OK)
+			goto out;
+		if (got == 0)
+			break;
+		if ((rc = cp_buf_add(&body, chunk, got)) != CP_OK)
+			goto out;
+	}
+	if (cl != NULL && body.len != want) {
+		rc = CP_ERR_IO;
+		goto out;
 	}
 	rc = cp_form_parse(cp_buf_cstr(&body), body.len, f);
+out:
 	cp_buf_wipe_free(&body);        /* may hold codes and verifiers */
 	return rc;
 }

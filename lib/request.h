@@ -30,6 +30,7 @@ struct cp_req {
 	const char *query;          /* "" when none */
 	bool head;                  /* HEAD: headers only */
 	size_t body_read;           /* request body bytes read so far */
+	struct timespec body_deadline;  /* CLOCK_MONOTONIC: the body must be in */
 
 	/* Response state, kept by response.c. */
 	int status;
@@ -45,10 +46,11 @@ struct cp_req {
 /* True for an RFC 9110 section 5.6.2 tchar (the bytes of a token). */
 bool cp_tchar(unsigned char c);
 
-/* Sets req up for the current request.  fcgx NULL means plain CGI (envp
- * = environ).  CP_ERR_SYNTAX or CP_ERR_LIMIT: REQUEST_URI or the method
- * is missing, too long or holds bytes we refuse (a method must be a
- * token of at most CP_MAX_METHOD bytes). */
+/* Sets req up for the current request, whose body must then arrive
+ * within CP_BODY_SECONDS.  fcgx NULL means plain CGI (envp = environ).
+ * CP_ERR_SYNTAX or CP_ERR_LIMIT: REQUEST_URI or the method is missing,
+ * too long or holds bytes we refuse (a method must be a token of at most
+ * CP_MAX_METHOD bytes). */
 enum cp_status cp_req_init(struct cp_req *req, FCGX_Request *fcgx, char **envp,
     const struct cp_config *cfg);
 void cp_req_free(struct cp_req *req);
@@ -70,18 +72,26 @@ bool cp_req_path_is(const struct cp_req *req, const char *p);
 /* Parses the query string into f (see form.h for the rules). */
 enum cp_status cp_req_query_form(const struct cp_req *req, struct cp_form *f);
 
+/* Gives the request body until seconds after the request began, in
+ * place of CP_BODY_SECONDS (an endpoint that takes larger bodies). */
+void cp_req_body_seconds(struct cp_req *req, unsigned seconds);
+
 /* Reads an application/x-www-form-urlencoded body of at most CP_MAX_FORM
  * bytes into f.  CP_ERR_INVALID: wrong Content-Type; CP_ERR_LIMIT: too
- * large; CP_ERR_IO: the body ended early. */
+ * large; CP_ERR_IO: the body ended early; CP_ERR_TIMEOUT: it was not in
+ * by the body deadline (answer 408). */
 enum cp_status cp_req_body_form(struct cp_req *req, struct cp_form *f);
 
-/* Reads up to n body bytes; returns the count, 0 at the end, -1 on error. */
-long cp_req_read(struct cp_req *req, void *p, size_t n);
+/* Reads up to n body bytes into p: what has arrived, waiting for at
+ * least one byte no later than the body deadline.  *got is the count, 0
+ * at the end of the body.  CP_ERR_TIMEOUT: the deadline passed with
+ * nothing to read; CP_ERR_IO: the connection failed. */
+enum cp_status cp_req_read(struct cp_req *req, void *p, size_t n, size_t *got);
 
 /* Under plain CGI, reads and discards the rest of the request body
- * (CONTENT_LENGTH, at most CP_MAX_CGI_DRAIN bytes); does nothing under
- * FastCGI, where the web server owns the stream.  Call once, after the
- * response. */
+ * (CONTENT_LENGTH, at most CP_MAX_CGI_DRAIN bytes, until the body
+ * deadline); does nothing under FastCGI, where the web server owns the
+ * stream.  Call once, after the response. */
 void cp_req_drain(struct cp_req *req);
 
 /* Raw output; CP_ERR_IO once the client is gone (then req->gone). */

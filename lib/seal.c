@@ -220,7 +220,7 @@ cp_keys_parse(const char *name, const char *text, size_t len,
 	struct cp_keys *keys = NULL;
 	uint8_t digest[32];
 	const char *line, *end, *nl;
-	size_t n, got;
+	size_t n, got, over = 0;
 	unsigned lineno = 0;
 	enum cp_status rc = CP_ERR_CONFIG;
 
@@ -246,10 +246,11 @@ cp_keys_parse(const char *name, const char *text, size_t len,
 		}
 		if (n == 0)
 			continue;
+		/* Past the limit the lines are only counted, so the message
+		 * can say how many to drop. */
 		if (keys->n == CP_SEAL_MAX_KEYS) {
-			snprintf(err, errlen, "%s:%u: more than %d keys: remove the oldest",
-			    name, lineno, CP_SEAL_MAX_KEYS);
-			goto out;
+			over++;
+			continue;
 		}
 		switch (key_line(line, n, keys->k[keys->n].key, &got)) {
 		case CP_OK:
@@ -283,6 +284,12 @@ cp_keys_parse(const char *name, const char *text, size_t len,
 		    name);
 		goto out;
 	}
+	if (over > 0) {
+		snprintf(err, errlen, "%s: key file has %zu keys, the limit is %d: "
+		    "use cimd-proxy-admin keygen --keep N (it keeps the newest N), "
+		    "or remove the oldest lines", name, keys->n + over, CP_SEAL_MAX_KEYS);
+		goto out;
+	}
 	*out = keys;
 	keys = NULL;
 	rc = CP_OK;
@@ -290,6 +297,12 @@ out:
 	gnutls_memset(digest, 0, sizeof(digest));
 	cp_keys_free(keys);
 	return rc;
+}
+
+bool
+cp_keys_mode_exposed(mode_t mode)
+{
+	return (mode & (S_IRWXO | S_IWGRP | S_IXGRP)) != 0;
 }
 
 enum cp_status
@@ -322,7 +335,7 @@ cp_keys_load(const char *path, struct cp_keys **out, char *err, size_t errlen)
 		    path, (unsigned)(sb.st_mode & 07777));
 		goto out;
 	}
-	if (sb.st_mode & (S_IWGRP | S_IXGRP)) {
+	if (cp_keys_mode_exposed(sb.st_mode)) {
 		snprintf(err, errlen, "%s: the group may write it (mode %04o): "
 		    "chmod 600, or 640 for the web server's group",
 		    path, (unsigned)(sb.st_mode & 07777));
@@ -535,5 +548,30 @@ out:
 		gnutls_memset(raw, 0, rawlen);
 		free(raw);
 	}
+	return rc;
+}
+
+enum cp_status
+cp_keys_mac(const struct cp_keys *keys, size_t which, const char *label,
+    const void *p, size_t n, uint8_t out[CP_KEYS_MAC_LEN])
+{
+	static const char derive[] = SEAL_AAD_LABEL " keyed hash";
+	uint8_t subkey[CP_KEYS_MAC_LEN];
+	gnutls_hmac_hd_t h;
+	enum cp_status rc = CP_ERR_NOT_FOUND;
+
+	if (keys == NULL || which >= keys->n)
+		return rc;
+	rc = CP_ERR_CRYPTO;
+	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, keys->k[which].key, CP_SEAL_KEY_LEN,
+	    derive, sizeof(derive) - 1, subkey) != 0 ||
+	    gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, subkey, sizeof(subkey)) != 0)
+		goto out;
+	/* The label's NUL ends it, so no label is a prefix of another's input. */
+	if (gnutls_hmac(h, label, strlen(label) + 1) == 0 && gnutls_hmac(h, p, n) == 0)
+		rc = CP_OK;
+	gnutls_hmac_deinit(h, out);
+out:
+	gnutls_memset(subkey, 0, sizeof(subkey));
 	return rc;
 }

@@ -19,9 +19,12 @@
 #ifndef CP_SEAL_H
 #define CP_SEAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#include <sys/types.h>
 
 #include "buf.h"
 #include "status.h"
@@ -48,11 +51,16 @@ struct cp_keys;
 /* Loads key_file.  Refuses a file that others may read or write, or the
  * group may write (group-readable 0640 is allowed: the web server's group
  * often needs it), an empty file, a line that is not base64 of exactly
- * 32 bytes, or more than CP_SEAL_MAX_KEYS keys, with one line in err
- * naming the file and line (never a key).  CP_ERR_CONFIG for a refused
- * file, CP_ERR_IO when it cannot be read.  The caller frees *out. */
+ * 32 bytes, or more than CP_SEAL_MAX_KEYS keys (the message says how
+ * many there are), with one line in err naming the file and line (never
+ * a key).  CP_ERR_CONFIG for a refused file, CP_ERR_IO when it cannot be
+ * read.  The caller frees *out. */
 enum cp_status cp_keys_load(const char *path, struct cp_keys **out,
     char *err, size_t errlen);
+/* True when a key file with this st_mode is refused for its permissions:
+ * others may access it or the group may write it, so its keys may be
+ * known or planted by someone other than the web server user. */
+bool cp_keys_mode_exposed(mode_t mode);
 /* Parses key file text (len bytes) as if read from name, without the
  * mode check; for tests and fuzzing.  Same errors as cp_keys_load. */
 enum cp_status cp_keys_parse(const char *name, const char *text, size_t len,
@@ -82,6 +90,18 @@ size_t cp_seal_text_len(size_t len);
 enum cp_status cp_open(const struct cp_keys *keys, enum cp_seal_purpose purpose,
     const char *envelope, size_t len, time_t now, struct cp_buf *plain,
     uint8_t id[CP_SEAL_ID_LEN], time_t *expires);
+
+/* A keyed hash (HMAC-SHA256) of label and p[0..n), under the key at
+ * position which (0 = newest) of keys, for looking a value up in the
+ * store without keeping it there: whoever reads the store cannot tell
+ * the value, nor test a guess, without the key.  The HMAC key is derived
+ * from the sealing key, so neither use weakens the other; label keeps
+ * one kind of value apart from another.  CP_ERR_NOT_FOUND when keys has
+ * no key at that position (a caller tries 0, 1, ... to find what was
+ * recorded before a rotation), CP_ERR_CRYPTO when GnuTLS fails. */
+#define CP_KEYS_MAC_LEN     32
+enum cp_status cp_keys_mac(const struct cp_keys *keys, size_t which, const char *label,
+    const void *p, size_t n, uint8_t out[CP_KEYS_MAC_LEN]);
 
 /* base64url without padding (RFC 4648 section 5).  Decoding is strict:
  * only the 64 URL-safe characters, no padding, no length of the form

@@ -20,7 +20,7 @@ enum cp_status {
 	CP_ERR_IO,          /* local I/O failed (file, client connection) */
 	CP_ERR_STORE,       /* the state store failed */
 	CP_ERR_FETCH,       /* outbound transfer failed (network, TLS) */
-	CP_ERR_TIMEOUT,     /* outbound transfer ran out of time */
+	CP_ERR_TIMEOUT,     /* an outbound transfer or the request body ran out of time */
 	CP_ERR_UPSTREAM,    /* peer answered, but not acceptably */
 	CP_ERR_DENIED,      /* policy refused it (allowlist, SSRF rule) */
 	CP_ERR_INTERNAL,    /* a bug: an invariant did not hold */

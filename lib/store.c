@@ -148,6 +148,18 @@ cp_store_swap(struct cp_store *st, enum cp_store_ns ns, const void *key, size_t 
 }
 
 enum cp_status
+cp_store_add(struct cp_store *st, enum cp_store_ns ns, const void *key, size_t klen,
+    const void *value, size_t vlen, time_t expires)
+{
+	enum cp_status rc;
+
+	if ((rc = check_key(st, ns, key, klen)) != CP_OK ||
+	    (rc = check_value(value, vlen, expires)) != CP_OK)
+		return rc;
+	return BACKEND(st, add, (int)ns, key, klen, value, vlen, expires);
+}
+
+enum cp_status
 cp_store_once(struct cp_store *st, const void *key, size_t klen, time_t expires)
 {
 	enum cp_status rc;
@@ -155,7 +167,7 @@ cp_store_once(struct cp_store *st, const void *key, size_t klen, time_t expires)
 	if ((rc = check_key(st, CP_NS_ONCE, key, klen)) != CP_OK ||
 	    (rc = check_value(NULL, 0, expires)) != CP_OK)
 		return rc;
-	return BACKEND(st, once, CP_NS_ONCE, key, klen, expires);
+	return BACKEND(st, add, CP_NS_ONCE, key, klen, NULL, 0, expires);
 }
 
 enum cp_status

@@ -11,7 +11,7 @@
  * finds libpq).
  *
  * Every operation is atomic.  Failures: CP_ERR_NOT_FOUND (absent or
- * expired), CP_ERR_REPLAY (cp_store_once saw the key), CP_ERR_STORE (the
+ * expired), CP_ERR_REPLAY (cp_store_once or cp_store_add saw the key), CP_ERR_STORE (the
  * backend failed: callers answer 503), CP_ERR_LIMIT (key or value over
  * CP_STORE_MAX_KEY / CP_STORE_MAX_VALUE, or a value over the cap of the
  * caller's buffer), CP_ERR_INVALID (unknown namespace, empty key, negative
@@ -42,6 +42,7 @@ enum cp_store_ns {
 	CP_NS_SBTX,         /* session-binding login transactions */
 	CP_NS_CONSENT,      /* remembered consent */
 	CP_NS_RATE,         /* rate-limit and back-off counters */
+	CP_NS_MCP_SESSION,  /* keyed hash of an Mcp-Session-Id -> its user */
 	CP_NS_COUNT
 };
 
@@ -76,6 +77,15 @@ enum cp_status cp_store_take(struct cp_store *st, enum cp_store_ns ns,
 enum cp_status cp_store_swap(struct cp_store *st, enum cp_store_ns ns,
     const void *key, size_t klen, const void *old_value, size_t old_len,
     const void *new_value, size_t new_len, time_t expires);
+
+/* Inserts key with value until expires only when no live record holds
+ * key: an absent or expired one (expires <= now) is replaced, a live one
+ * is left exactly as it was and the answer is CP_ERR_REPLAY.  Read and
+ * write are one atomic step, so of two racing adders exactly one gets
+ * CP_OK.  (SQL: INSERT ... ON CONFLICT (ns, key) DO UPDATE SET value,
+ * expires WHERE the stored expires <= now(); no row changed: a replay.) */
+enum cp_status cp_store_add(struct cp_store *st, enum cp_store_ns ns,
+    const void *key, size_t klen, const void *value, size_t vlen, time_t expires);
 
 /* Records key as used until expires.  CP_ERR_REPLAY when already there:
  * the way to make a sealed value single-use. */

@@ -48,7 +48,7 @@ struct cp_bdb {
 struct op {
 	uint8_t kbuf[KEY_MAX];
 	DBT key;
-	const void *value;      /* put, once: the value; swap: the new one */
+	const void *value;      /* put, add: the value; swap: the new one */
 	size_t vlen;
 	const void *old;        /* swap: the expected value */
 	size_t old_len;
@@ -424,8 +424,11 @@ op_swap(struct cp_bdb *b, DB_TXN *txn, struct op *o)
 	return write_record(b, txn, o);
 }
 
+/* Inserts unless a live record holds the key (add, and once with an
+ * empty value).  The read takes the write lock: of two racing adders
+ * one commits, and the other, retried by run(), finds its record. */
 static int
-op_once(struct cp_bdb *b, DB_TXN *txn, struct op *o)
+op_add(struct cp_bdb *b, DB_TXN *txn, struct op *o)
 {
 	int ret = read_record(b, txn, o, DB_RMW);
 
@@ -614,14 +617,17 @@ cp_bdb_swap(struct cp_bdb *b, int ns, const void *key, size_t klen,
 }
 
 enum cp_status
-cp_bdb_once(struct cp_bdb *b, int ns, const void *key, size_t klen, time_t expires)
+cp_bdb_add(struct cp_bdb *b, int ns, const void *key, size_t klen,
+    const void *value, size_t vlen, time_t expires)
 {
 	struct op o;
 	enum cp_status rc;
 
 	op_init(&o, ns, key, klen);
+	o.value = value;
+	o.vlen = vlen;
 	o.expires = (uint64_t)expires;
-	rc = run(b, "once", op_once, &o);
+	rc = run(b, "add", op_add, &o);
 	out_free(&o);
 	if (rc == CP_OK)
 		after_write(b);

@@ -54,8 +54,8 @@ enum cp_status cp_bdb_take(struct cp_bdb *b, int ns, const void *key, size_t kle
 enum cp_status cp_bdb_swap(struct cp_bdb *b, int ns, const void *key, size_t klen,
     const void *old_value, size_t old_len, const void *new_value, size_t new_len,
     time_t expires);
-enum cp_status cp_bdb_once(struct cp_bdb *b, int ns, const void *key, size_t klen,
-    time_t expires);
+enum cp_status cp_bdb_add(struct cp_bdb *b, int ns, const void *key, size_t klen,
+    const void *value, size_t vlen, time_t expires);
 enum cp_status cp_bdb_del(struct cp_bdb *b, int ns, const void *key, size_t klen);
 enum cp_status cp_bdb_purge(struct cp_bdb *b, time_t now, size_t *purged);
 

@@ -33,15 +33,16 @@
  * - swap compares digests rather than the values, which may be secrets,
  *   so the comparison's time says nothing about them; its second column
  *   tells a live record whose value differs (a replay) from an absent one.
- * - once inserts, or revives an expired mark; a live mark makes the
- *   conflict's WHERE false and the statement returns no row.
+ * - add (and once, an add of an empty value) inserts, or replaces an
+ *   expired record; a live record makes the conflict's WHERE false and
+ *   the statement returns no row.
  * - purge takes a bounded batch in expiry order through the expires
  *   index, skipping rows another purger holds.
  *
  * Adding an operation: a row here, its enum value, and a function that
  * fills struct args and reads the result.
  */
-enum stmt { S_PUT, S_GET, S_TAKE, S_SWAP, S_ONCE, S_DEL, S_PURGE, S_COUNT };
+enum stmt { S_PUT, S_GET, S_TAKE, S_SWAP, S_ADD, S_DEL, S_PURGE, S_COUNT };
 
 static const struct statement {
 	const char *name;
@@ -65,11 +66,11 @@ static const struct statement {
 	    "SELECT EXISTS (SELECT 1 FROM swapped), "
 	    "EXISTS (SELECT 1 FROM cimd_records WHERE ns = $1 AND key = $2 AND expires > $3)",
 	    6, { OID_INT2, OID_BYTEA, OID_INT8, OID_BYTEA, OID_BYTEA, OID_INT8 } },
-	[S_ONCE] = { "cp_once",
-	    "INSERT INTO cimd_records (ns, key, value, expires) VALUES ($1, $2, '', $4) "
+	[S_ADD] = { "cp_add",
+	    "INSERT INTO cimd_records (ns, key, value, expires) VALUES ($1, $2, $4, $5) "
 	    "ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, expires = EXCLUDED.expires "
 	    "WHERE cimd_records.expires <= $3 RETURNING 1",
-	    4, { OID_INT2, OID_BYTEA, OID_INT8, OID_INT8 } },
+	    5, { OID_INT2, OID_BYTEA, OID_INT8, OID_BYTEA, OID_INT8 } },
 	[S_DEL] = { "cp_del",
 	    "DELETE FROM cimd_records WHERE ns = $1 AND key = $2 RETURNING expires",
 	    2, { OID_INT2, OID_BYTEA } },
@@ -609,7 +610,8 @@ cp_pg_swap(struct cp_pg *p, int ns, const void *key, size_t klen,
 }
 
 enum cp_status
-cp_pg_once(struct cp_pg *p, int ns, const void *key, size_t klen, time_t expires)
+cp_pg_add(struct cp_pg *p, int ns, const void *key, size_t klen,
+    const void *value, size_t vlen, time_t expires)
 {
 	struct args a;
 	PGresult *r;
@@ -617,8 +619,9 @@ cp_pg_once(struct cp_pg *p, int ns, const void *key, size_t klen, time_t expires
 
 	args_key(&a, ns, key, klen);
 	add_int(&a, (uint64_t)time(NULL), 8);
+	add_bytes(&a, value, vlen);
 	add_int(&a, (uint64_t)expires, 8);
-	if ((rc = run(p, S_ONCE, "once", &a, &r)) != CP_OK)
+	if ((rc = run(p, S_ADD, "add", &a, &r)) != CP_OK)
 		return rc;
 	rc = PQntuples(r) == 1 ? CP_OK : CP_ERR_REPLAY;
 	PQclear(r);

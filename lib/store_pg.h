@@ -57,8 +57,8 @@ enum cp_status cp_pg_take(struct cp_pg *p, int ns, const void *key, size_t klen,
 enum cp_status cp_pg_swap(struct cp_pg *p, int ns, const void *key, size_t klen,
     const void *old_value, size_t old_len, const void *new_value, size_t new_len,
     time_t expires);
-enum cp_status cp_pg_once(struct cp_pg *p, int ns, const void *key, size_t klen,
-    time_t expires);
+enum cp_status cp_pg_add(struct cp_pg *p, int ns, const void *key, size_t klen,
+    const void *value, size_t vlen, time_t expires);
 enum cp_status cp_pg_del(struct cp_pg *p, int ns, const void *key, size_t klen);
 enum cp_status cp_pg_purge(struct cp_pg *p, time_t now, size_t *purged);
 

@@ -5,8 +5,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "consent.h"
 #include "form.h"
 #include "jsonparse.h"
+#include "limits.h"
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
@@ -84,21 +86,65 @@ fail_client_auth(struct cp_req *req)
 }
 
 /*
+ * Called once the IdP accepted the code env wraps: the login succeeded.
+ * If the user approved the client under consent = remember, that
+ * approval is stored now, never earlier: a /callback can be forged with
+ * any code, an exchange cannot.  It lasts CP_CONSENT_TTL from the code's
+ * sealing, when /callback renewed the browser's cookie (env's expires
+ * minus CP_CODE_TTL), so it never outlives the cookie.  A store failure
+ * only means the page shows again; the client has its tokens.
+ */
+static void
+remember_consent(struct cp_login *lg, json_object *env, time_t expires)
+{
+	const char *browser = cp_login_str(env, "consent_browser");
+	const char *doc_hash = cp_login_str(env, "consent_doc_hash");
+	const char *client_id = cp_login_str(env, "client_id");
+
+	if (lg->cfg->consent != CP_CONSENT_REMEMBER || browser == NULL ||
+	    doc_hash == NULL || client_id == NULL)
+		return;
+	if (cp_consent_record(lg, browser, client_id, doc_hash,
+	    expires - CP_CODE_TTL + CP_CONSENT_TTL) != CP_OK)
+		cp_log(CP_LOG_WARN, "could not remember consent (client %.200s); "
+		    "the page will show again", client_id);
+}
+
+/*
+ * What a grant's refresh envelopes carry besides the IdP's refresh
+ * token: the grant's id (NULL in envelopes sealed before grants were
+ * recorded) and the scope the resource owner granted (RFC 6749 6: a
+ * refresh may ask for no more, and a rotated refresh token keeps exactly
+ * that scope).  When from_answer is set, the IdP's answer names the
+ * grant if it carries a scope (RFC 6749 5.1), and scope is the fallback.
+ * code is the envelope of the code being exchanged (NULL on refresh),
+ * sealed to expire at code_expires.
+ */
+struct grant_info {
+	const char *id;
+	const char *scope;
+	bool from_answer;
+	json_object *code;
+	time_t code_expires;
+};
+
+/*
  * Builds our success answer from the IdP's (RFC 6749 5.1): the access
  * token and its metadata pass through, the refresh token is replaced by
  * an envelope bound to client_id (RFC 6749 6: a refresh token works only
- * for the client it was issued to), the ID token is dropped (its aud is
- * the IdP client, not this client; PROTOCOL.md Open Q 16).
+ * for the client it was issued to) and carrying g, the ID token is
+ * dropped (its aud is the IdP client, not this client; PROTOCOL.md Open
+ * Q 16).  A code's exchange stores its login's consent first.
  */
 static enum cp_status
 answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
-    const char *grant, json_object *idp)
+    const struct grant_info *g, json_object *idp)
 {
 	static const char *const pass[] = { "access_token", "token_type",
 	    "expires_in", "scope" };
 	json_object *out = NULL, *v;
 	struct cp_buf env;
-	const char *rt;
+	const char *rt, *scope = g->scope;
 	size_t i;
 	enum cp_status rc = CP_ERR_NOMEM;
 
@@ -124,11 +170,15 @@ answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
 
 		if (plain == NULL)
 			goto out;
+		if (g->from_answer && cp_login_str(idp, "scope") != NULL)
+			scope = cp_login_str(idp, "scope");
 		rc = cp_login_set(plain, "idp_rt", rt);
 		if (rc == CP_OK)
 			rc = cp_login_set(plain, "client_id", client_id);
-		if (rc == CP_OK && grant != NULL)
-			rc = cp_login_set(plain, "grant", grant);
+		if (rc == CP_OK)
+			rc = cp_login_set(plain, "grant", g->id);
+		if (rc == CP_OK)
+			rc = cp_login_set(plain, "scope", scope);
 		if (rc == CP_OK)
 			rc = cp_login_seal(lg, CP_SEAL_REFRESH, plain,
 			    time(NULL) + CP_REFRESH_TTL, &env, NULL);
@@ -138,6 +188,8 @@ answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
 		if ((rc = cp_login_set(out, "refresh_token", cp_buf_cstr(&env))) != CP_OK)
 			goto out;
 	}
+	if (g->code != NULL)
+		remember_consent(lg, g->code, g->code_expires);
 	rc = cp_resp_json(req, 200, out);
 out:
 	json_object_put(out);
@@ -152,7 +204,7 @@ out:
  */
 static enum cp_status
 forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
-    const char *grant, const struct cp_buf *form)
+    const struct grant_info *g, const struct cp_buf *form)
 {
 	struct cp_idp idp;
 	struct cp_http_response resp;
@@ -183,7 +235,7 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 	if (cp_json_parse_object(cp_buf_cstr(&resp.body), resp.body.len, &body) != CP_OK)
 		body = NULL;
 	if (resp.status == 200 && body != NULL) {
-		rc = answer_tokens(req, lg, client_id, grant, body);
+		rc = answer_tokens(req, lg, client_id, g, body);
 		goto out;
 	}
 	if (resp.status >= 400 && resp.status < 500 && body != NULL &&
@@ -241,6 +293,7 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	const char *verifier = cp_form_get(f, "code_verifier");
 	const char *resource = cp_form_get(f, "resource");
 	const char *bound_resource, *challenge;
+	struct grant_info g;
 	uint8_t id[CP_SEAL_ID_LEN];
 	char grant[CP_GRANT_HEX_LEN + 1];
 	time_t expires;
@@ -258,24 +311,6 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	rc = cp_login_open(lg, CP_SEAL_CODE, code, time(NULL), &env, id, &expires);
 	if (rc != CP_OK) {
 		rc = fail_open(req, rc, "authorization code");
-		goto out;
-	}
-	/* RFC 6749 4.1.2: a code is used once; a second use revokes the
-	 * grant the first one started. */
-	cp_hex(id, sizeof(id), grant);
-	rc = cp_store_once(lg->st, id, sizeof(id), expires);
-	if (rc == CP_ERR_REPLAY) {
-		cp_log_security("authorization code presented twice (client %.200s): "
-		    "its refresh tokens are revoked", client_id);
-		if (grant_revoke(lg, grant) != CP_OK) {
-			rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
-			goto out;
-		}
-		rc = fail(req, 400, "invalid_grant", "the authorization code was already used");
-		goto out;
-	}
-	if (rc != CP_OK) {
-		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
 		goto out;
 	}
 	if (!cp_str_eq_c(cp_str_c(cp_login_str(env, "client_id")), client_id) ||
@@ -305,6 +340,27 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		rc = fail(req, 400, "invalid_grant", "code_verifier does not match the code_challenge");
 		goto out;
 	}
+	/* RFC 6749 4.1.2: a code is used once; a second use revokes the
+	 * grant the first one started.  Spent only now, after everything it
+	 * is bound to matched: whoever merely saw the code (a log, a
+	 * referrer, a shared screen) cannot burn the real client's login
+	 * with a wrong verifier, nor revoke what it issued. */
+	cp_hex(id, sizeof(id), grant);
+	rc = cp_store_once(lg->st, id, sizeof(id), expires);
+	if (rc == CP_ERR_REPLAY) {
+		cp_log_security("authorization code presented twice (client %.200s): "
+		    "its refresh tokens are revoked", client_id);
+		if (grant_revoke(lg, grant) != CP_OK) {
+			rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
+			goto out;
+		}
+		rc = fail(req, 400, "invalid_grant", "the authorization code was already used");
+		goto out;
+	}
+	if (rc != CP_OK) {
+		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
+		goto out;
+	}
 	snprintf(callback, sizeof(callback), "%s/callback", lg->cfg->public_url);
 	if ((rc = cp_form_add(&form, "grant_type", "authorization_code")) != CP_OK ||
 	    (rc = cp_form_add(&form, "code", cp_login_str(env, "idp_code"))) != CP_OK ||
@@ -312,7 +368,12 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
 	    (rc = cp_form_add(&form, "code_verifier", verifier)) != CP_OK)
 		goto out;
-	rc = forward(req, lg, client_id, grant, &form);
+	g.id = grant;
+	g.scope = cp_login_str(env, "scope");
+	g.from_answer = true;
+	g.code = env;
+	g.code_expires = expires;
+	rc = forward(req, lg, client_id, &g, &form);
 out:
 	json_object_put(env);
 	cp_buf_wipe_free(&form);
@@ -327,6 +388,7 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	const char *client_id = cp_form_get(f, "client_id");
 	const char *scope = cp_form_get(f, "scope");
 	const char *grant;
+	struct grant_info g;
 	json_object *env = NULL;
 	struct cp_buf form, scopes;
 	enum cp_status rc;
@@ -365,12 +427,30 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		rc = fail(req, 400, "invalid_scope", "a requested scope is not offered by this server");
 		goto out;
 	}
+	/* RFC 6749 6: no scope the resource owner did not grant.  An
+	 * envelope sealed before grants carried their scope is checked
+	 * against idp_scopes only, as it was; the IdP still holds its own
+	 * grant. */
+	g.id = grant;
+	g.scope = cp_login_str(env, "scope");
+	if (scope != NULL && g.scope != NULL && !cp_oauth_scope_within(scope, g.scope)) {
+		cp_log(CP_LOG_INFO, "refresh asked for a scope outside its grant (client %.200s)",
+		    client_id);
+		rc = fail(req, 400, "invalid_scope",
+		    "a requested scope was not granted originally (RFC 6749 6)");
+		goto out;
+	}
+	/* Such an envelope's successor learns the grant from the IdP's
+	 * answer to a refresh that narrowed nothing. */
+	g.from_answer = g.scope == NULL && scope == NULL;
+	g.code = NULL;
+	g.code_expires = 0;
 	if ((rc = cp_form_add(&form, "grant_type", "refresh_token")) != CP_OK ||
 	    (rc = cp_form_add(&form, "refresh_token", cp_login_str(env, "idp_rt"))) != CP_OK ||
 	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
 	    (rc = cp_form_add(&form, "scope", scope)) != CP_OK)
 		goto out;
-	rc = forward(req, lg, client_id, grant, &form);
+	rc = forward(req, lg, client_id, &g, &form);
 out:
 	json_object_put(env);
 	cp_buf_wipe_free(&form);
@@ -395,6 +475,11 @@ cp_token_handle(struct cp_req *req)
 	rc = cp_req_body_form(req, &f);
 	if (rc == CP_ERR_NOMEM)
 		goto out;
+	if (rc == CP_ERR_TIMEOUT) {
+		cp_log(CP_LOG_INFO, "token request body not in within %d s", CP_BODY_SECONDS);
+		rc = fail(req, 408, "invalid_request", "the request body did not arrive in time");
+		goto out;
+	}
 	if (rc != CP_OK) {
 		/* RFC 6749 3.2: POST with a form body, no parameter twice. */
 		rc = fail(req, 400, "invalid_request",

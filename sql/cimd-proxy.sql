@@ -10,7 +10,8 @@
 --   get   SELECT value, expires WHERE ns = $1 AND key = $2 AND expires > $now
 --   take  DELETE ... WHERE ns = $1 AND key = $2 RETURNING value, expires
 --   swap  UPDATE ... SET value = $new WHERE ... AND value = $old AND expires > $now
---   once  INSERT (ns = 1) ... ON CONFLICT DO UPDATE ... WHERE expires <= $now
+--   add   INSERT ... ON CONFLICT DO UPDATE ... WHERE expires <= $now
+--         (once is an add of an empty value in ns 1)
 --   purge DELETE a batch WHERE expires <= $now, in expiry order
 -- $now is the asking host's clock: expires is Unix time in seconds (UTC),
 -- read it with to_timestamp(expires).

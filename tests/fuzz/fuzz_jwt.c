@@ -15,10 +15,11 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static json_object *jwks;
-	const struct cp_jwt_expect at = { FUZZ_JWT_ISSUER, FUZZ_JWT_AUDIENCE, NULL,
-	    FUZZ_JWT_NOW };
-	const struct cp_jwt_expect id = { FUZZ_JWT_ISSUER, NULL, FUZZ_JWT_NONCE,
-	    FUZZ_JWT_NOW };
+	const struct cp_jwt_expect at = { .issuer = FUZZ_JWT_ISSUER,
+	    .audience = FUZZ_JWT_AUDIENCE, .now = FUZZ_JWT_NOW, .access_token = true,
+	    .client_id = FUZZ_JWT_CLIENT_ID };
+	const struct cp_jwt_expect id = { .issuer = FUZZ_JWT_ISSUER,
+	    .audience = FUZZ_JWT_CLIENT_ID, .nonce = FUZZ_JWT_NONCE, .now = FUZZ_JWT_NOW };
 	json_object *claims;
 
 	if (jwks == NULL &&

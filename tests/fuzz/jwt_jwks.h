@@ -9,6 +9,7 @@
 
 #define FUZZ_JWT_ISSUER     "https://127.0.0.1:9100"
 #define FUZZ_JWT_AUDIENCE   "api://cimd-proxy-test"
+#define FUZZ_JWT_CLIENT_ID  "cimd-proxy-test"
 #define FUZZ_JWT_NONCE      "n-0S6_WzA2Mj"
 #define FUZZ_JWT_NOW        1800000100L
 

@@ -217,12 +217,14 @@ authorize_url() {
 	printf '%s/authorize%s' "$base" "$url"
 }
 
-# login BASE: a whole curl-driven login up to our code; sets $cookie
+# login BASE [NAME=VALUE]...: a whole curl-driven login up to our code
+# (authorize_url's arguments change the request); sets $cookie
 # (browser), $code_url (the redirect to the client) and $verifier.
 login() {
 	local base=$1 tok
+	shift
 	pkce
-	req GET "$(authorize_url "$base" "resource=$base/mcp" login_hint=alice)"
+	req GET "$(authorize_url "$base" "resource=$base/mcp" login_hint=alice "$@")"
 	cookie=$(browser_cookie)
 	tok=$(form_request)
 	req POST "$base/authorize" -H "Cookie: $cookie" \
@@ -230,6 +232,37 @@ login() {
 	idp_follow "$(hdr Location)" || return 1
 	req GET "$back" -H "Cookie: $cookie"
 	code_url=$(hdr Location)
+}
+
+# finish_login BASE [CLIENT_ID [REDIRECT_URI]]: from the consent page in
+# $T/b, shown to $cookie (the request had a login_hint): Approve, log in
+# at the IdP, come back through /callback (which renews the cookie:
+# $cookie follows) and exchange the code with $verifier; $code is then
+# /token's status.  Under consent = remember the approval is stored only
+# by that exchange.
+finish_login() {
+	local base=$1 cid=${2:-$DOCS/harness.json} ru=${3:-$LOGIN_REDIRECT} c
+	req POST "$base/authorize" -H "Cookie: $cookie" --data-urlencode "request=$(form_request)" -d decision=approve
+	idp_follow "$(hdr Location)" || return 1
+	req GET "$back" -H "Cookie: $cookie"
+	[ -z "$(browser_cookie)" ] || cookie=$(browser_cookie)
+	c=$(qparam "$(hdr Location)" code)
+	req POST "$base/token" -d grant_type=authorization_code --data-urlencode "code=$c" \
+		--data-urlencode "redirect_uri=$ru" --data-urlencode "client_id=$cid" \
+		--data-urlencode "code_verifier=$verifier"
+}
+
+# store_records DIR [NS]: how many records the Berkeley DB store in DIR
+# holds (of namespace byte NS only, as two hex digits: 07 is consent,
+# lib/store.h), read by db5.3_dump as the server user from inside the
+# live environment, so what the servers wrote but did not flush counts.
+store_records() {
+	# shellcheck disable=SC2086
+	$SRV_AS db5.3_dump -h "$1" records.db | awk -v ns="${2:-}" '
+		/^HEADER=END/ { data = 1; key = 1; next }
+		/^DATA=END/ { data = 0; next }
+		data { if (key && (ns == "" || substr($1, 1, 2) == ns)) n++; key = !key }
+		END { print n + 0 }'
 }
 
 # sdk_flow NAME BASE: the MCP SDK client, login and refresh.

@@ -13,6 +13,10 @@
 #                                    on port ${NAME}_port, the same
 #                                    endpoints as plain CGI (mod_cgi) on
 #                                    ${NAME}_cgi_port
+#   SRV_EXTRA_CONF=LINES srv_...     LINES added to that server's own
+#                                    configuration at top level (lighttpd:
+#                                    after the snippet; Apache: before
+#                                    the VirtualHost)
 #   srv_apache_fcgid NAME CONF       Apache, installed mod_fcgid snippet
 #                                    in a <VirtualHost>, on ${NAME}_port
 #   srv_apache_cgi NAME CONF         Apache, plain CGI through the
@@ -94,10 +98,14 @@ srv_free_port() {
 
 # srv_config NAME [LINE]...: a working config (public_url is filled in by
 # the start functions, which know the port) plus extra lines.  Prints
-# its path.  The key file and store belong to the server user.
+# its path.  The key file and store belong to the server user.  The
+# audience is the IdP stand-in's unless a LINE sets idp_audience.
 srv_config() {
-	local name=$1 d=$SRV_ROOT/conf-$1
+	local name=$1 d=$SRV_ROOT/conf-$1 l aud="idp_audience = api://cimd-proxy-test"
 	shift
+	for l in "$@"; do
+		case $l in idp_audience*) aud= ;; esac
+	done
 	mkdir -p "$d/store"
 	"$STAGE/sbin/cimd-proxy-admin" keygen "$d/keys" >/dev/null || return 1
 	{
@@ -105,6 +113,7 @@ srv_config() {
 		echo "idp_issuer = https://127.0.0.1:9/oauth2/default"
 		echo "idp_client_id = cimd-proxy-test"
 		echo "idp_scopes = openid offline_access mcp:tools"
+		[ -z "$aud" ] || echo "$aud"
 		echo "gateway_url = http://127.0.0.1:9/mcp"
 		echo "key_file = $d/keys"
 		echo "store = bdb:$d/store"
@@ -208,6 +217,7 @@ srv_lighttpd() {
 				srv_lighttpd_tls
 			fi
 			echo "include \"$d/cimd-proxy.conf\""
+			[ -n "${SRV_EXTRA_CONF:-}" ] && printf '%s\n' "$SRV_EXTRA_CONF"
 			echo "\$SERVER[\"socket\"] == \"127.0.0.1:$cport\" {"
 			# mod_openssl builds a context per socket only from
 			# settings inside that socket's block.
@@ -279,6 +289,7 @@ SSLCertificateFile $SRV_TLS/server.pem
 SSLCertificateKeyFile $SRV_TLS/server.key
 SSLSessionCache none
 EOF
+	[ -n "${SRV_EXTRA_CONF:-}" ] && printf '%s\n' "$SRV_EXTRA_CONF"
 	return 0
 }
 

@@ -62,14 +62,18 @@ export function createAgentCoreState(opts = {}) {
     faults: [], // queue of {status, delay, remaining}
   };
   // Called by the gateway when github_repos elicits.
-  state.registerPending = ({ token, sub, uid, returnUrl, origin }) => {
-    const sessionUri = SESSION_URI_PREFIX + randomUriToken();
+  // reuse: elicit again for that session URI (tests of a gateway that repeats one, or
+  // names another user's); a pending session of that URI is left as it is.
+  state.registerPending = ({ token, sub, uid, returnUrl, origin, reuse }) => {
+    const sessionUri = reuse || SESSION_URI_PREFIX + randomUriToken();
     const elicitationId = crypto.randomUUID();
     const url = `${origin}/identities/oauth2/authorize?request_uri=${encodeURIComponent(sessionUri)}`;
-    state.pending.set(sessionUri, {
-      sessionUri, elicitationId, url, token, sub, uid, returnUrl: returnUrl || null,
-      createdAt: Date.now(), status: 'pending', authorizeVisits: 0,
-    });
+    if (!state.pending.has(sessionUri)) {
+      state.pending.set(sessionUri, {
+        sessionUri, elicitationId, url, token, sub, uid, returnUrl: returnUrl || null,
+        createdAt: Date.now(), status: 'pending', authorizeVisits: 0,
+      });
+    }
     return { sessionUri, elicitationId, url };
   };
   state.vaultGet = (sub) => state.vault.get(sub);

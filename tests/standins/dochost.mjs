@@ -26,8 +26,12 @@
 //   /chunked-huge[/NAME]    the same without Content-Length (chunked); NAME defaults to harness.json
 //   /text/NAME              the document as text/plain
 //   /lying-length/NAME      Content-Length: 100 but an 8 KB body, then the connection closes
+//   /bomb/CODE/NAME         status CODE, application/json, Content-Encoding: gzip: a gzip bomb, about
+//                           1 KB per MiB of zeros, streamed (chunked) until the client goes away or
+//                           BOMB_BLOCKS MiB; never finished, so it has no gzip trailer
 // Control API (not counted, never down):
 //   GET  /_count?path=P     {"path":P,"count":N}: fetches of pathname P (query ignored); no path = all
+//   GET  /_sent?path=P      {"path":P,"bytes":N}: compressed bytes the last /bomb/ response at P wrote
 //   POST /_down             every document route now resets the connection (TCP RST, else close)
 //   POST /_up               back to normal
 //   POST /_reset            up, and all counts zero
@@ -37,6 +41,7 @@ import { createServer } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { constants as zc, deflateRawSync } from 'node:zlib';
 
 const { values: opt } = parseArgs({
   options: {
@@ -55,7 +60,14 @@ if (!opt.cert || !opt.key) {
 let origin;
 let down = false;
 const counts = new Map();
+const sent = new Map();
 const HUGE = 6000; // bytes of padding: over the 5 KB cap the proxy should enforce
+
+// One MiB of zeros as a deflate block sequence ending in a full flush: it refers to nothing
+// before it, so copies of it back to back are a valid stream of as many MiB.
+const BOMB_BLOCK = deflateRawSync(Buffer.alloc(1 << 20), { level: 9, finishFlush: zc.Z_FULL_FLUSH });
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+const BOMB_BLOCKS = 1 << 16; // 64 GiB decoded
 
 const CHALLENGE = '<!DOCTYPE html><html><head><title>Just a moment...</title></head>'
   + '<body><h1>Checking your browser before accessing the site.</h1>'
@@ -97,6 +109,10 @@ function control(req, res, url) {
     if (path === null) return json(res, 200, Object.fromEntries(counts));
     return json(res, 200, { path, count: counts.get(path) || 0 });
   }
+  if (req.method === 'GET' && url.pathname === '/_sent') {
+    const path = url.searchParams.get('path');
+    return json(res, 200, { path, bytes: sent.get(path) || 0 });
+  }
   if (req.method !== 'POST') return json(res, 405, { error: 'POST only' });
   if (url.pathname === '/_down') down = true;
   else if (url.pathname === '/_up') down = false;
@@ -125,7 +141,7 @@ function serveDocument(req, res, url) {
   }
   const expected = {
     plain: 1, cc: 3, redirect: 2, status: 3, slow: 2, expires: 3, challenge: 2, huge: 2, 'chunked-huge': 2,
-    text: 2, 'lying-length': 2,
+    text: 2, 'lying-length': 2, bomb: 3,
   };
   const body = render(name, req.url);
   if (body === undefined || (expected[route] !== parts.length && route !== 'chunked-huge')) {
@@ -184,9 +200,31 @@ function serveDocument(req, res, url) {
       req.socket.end(head + big);
       return undefined;
     }
+    case 'bomb':
+      return bomb(res, Number(parts[1]), url.pathname);
     default:
       return send(res, 404, 'text/plain', 'not found\n');
   }
+}
+
+// Streams the gzip bomb with status code, honouring backpressure, until the client closes.
+function bomb(res, code, path) {
+  if (!(code >= 200 && code <= 599)) return send(res, 400, 'text/plain', 'bad status\n');
+  let bytes = 0;
+  let blocks = 0;
+  sent.set(path, 0);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+  const write = (chunk) => { bytes += chunk.length; sent.set(path, bytes); return res.write(chunk); };
+  const pump = () => {
+    while (!res.destroyed && blocks < BOMB_BLOCKS) {
+      blocks += 1;
+      if (!write(BOMB_BLOCK)) return res.once('drain', pump);
+    }
+    if (!res.destroyed) res.end();
+    return undefined;
+  };
+  write(GZIP_HEADER);
+  return pump();
 }
 
 const server = createServer({ cert: readFileSync(opt.cert), key: readFileSync(opt.key) }, (req, res) => {

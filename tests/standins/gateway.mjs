@@ -24,6 +24,7 @@
 //   --no-require-protocol-version  do not enforce MCP-Protocol-Version after initialize
 //   --mcp-session-ttl SEC    absolute MCP session lifetime (default 3600)
 //   --elicit-delivery D      default delivery of github_repos' elicitation: sse|json|http401|mrtr|mrtr_sse
+//   --cache-control V        every /mcp answer carries Cache-Control: V instead of its own
 //   --record F               append one JSON line per received HTTP request     env GATEWAY_RECORD
 //  AgentCore Identity (HTTPS when --agentcore-cert/--agentcore-key given, else HTTP):
 //   --agentcore-port N       (default 0)
@@ -48,7 +49,10 @@
 //   POST|GET /_fixed                             instant fixed JSON-RPC result (relay benchmarks)
 //   POST /_ack?id=ID&i=N                         the client got notification N of slow{ack: ID}
 // Tools: echo{text}, whoami, slow{count,interval_ms,ack?}, broadcast{text} (log notification on the
-//   standalone GET stream), github_repos{delivery?} (3LO target: -32042 until AgentCore completion).
+//   standalone GET stream), github_repos{delivery?, session_uri?, origin?} (3LO target: -32042
+//   until AgentCore completion; session_uri: elicit for that session URI again instead of a new
+//   one; origin: the elicitation URL's origin instead of the AgentCore stand-in's).
+// Records of hand-written deliveries carry response_sha256, the SHA-256 of the body sent.
 //
 // Elicitation deliveries of github_repos (argument `delivery`, else --elicit-delivery):
 //   sse      thrown UrlElicitationRequiredError through the SDK -> text/event-stream event
@@ -96,6 +100,7 @@ const { values: opt } = parseArgs({
     'no-require-protocol-version': { type: 'boolean', default: false },
     'mcp-session-ttl': { type: 'string', default: '3600' },
     'elicit-delivery': { type: 'string', default: 'sse' },
+    'cache-control': { type: 'string' },
     record: { type: 'string', default: process.env.GATEWAY_RECORD },
     'agentcore-port': { type: 'string', default: '0' },
     'agentcore-cert': { type: 'string' },
@@ -212,6 +217,20 @@ function sendAuthFailure(res, a) {
 }
 
 // ---------------------------------------------------------------- helpers
+// --cache-control: whatever headers an answer is written with (the SDK's own included),
+// its Cache-Control is the one given.
+function forceCacheControl(res, value) {
+  const writeHead = res.writeHead.bind(res);
+  res.writeHead = (status, ...rest) => {
+    for (const h of rest) {
+      if (h && typeof h === 'object' && !Array.isArray(h)) {
+        for (const k of Object.keys(h)) if (k.toLowerCase() === 'cache-control') delete h[k];
+      }
+    }
+    res.setHeader('Cache-Control', value);
+    return writeHead(status, ...rest);
+  };
+}
 function sendJson(res, status, obj, extraHeaders = {}) {
   const b = JSON.stringify(obj);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(b), ...extraHeaders });
@@ -225,9 +244,11 @@ const META_KEY = 'aws.bedrock-agentcore.gateway/credentialProviderConfiguration'
 
 // Registers a pending AgentCore session for (exact bearer token, user) and returns
 // {elicitationId, url, sessionUri}. Vault key is the token's `sub`, like AgentCore.
-function issueElicitation(token, claims, meta) {
+function issueElicitation(token, claims, meta, args = {}) {
   const returnUrl = meta?.[META_KEY]?.oauthCredentialProvider?.returnUrl;
-  const el = ac.registerPending({ token, sub: claims.sub, uid: claims.uid, returnUrl, origin: agentcoreOrigin });
+  const el = ac.registerPending({ token, sub: claims.sub, uid: claims.uid, returnUrl,
+    origin: typeof args.origin === 'string' ? args.origin : agentcoreOrigin,
+    reuse: typeof args.session_uri === 'string' ? args.session_uri : undefined });
   log(`elicitation ${el.elicitationId} for sub=${claims.sub} ${el.sessionUri}`);
   return el;
 }
@@ -285,12 +306,17 @@ function maybeRawElicitation(req, res, body, a, sid) {
   if (delivery === 'sse' || !DELIVERIES.includes(delivery)) return false;
   const meta = body.params?._meta;
   if (!needsElicitation(a.claims, meta)) return false; // vault has a token: SDK answers normally
-  const el = issueElicitation(a.token, a.claims, meta);
+  const el = issueElicitation(a.token, a.claims, meta, body.params?.arguments);
   const h = sid ? { 'mcp-session-id': sid } : {};
-  if (delivery === 'json') sendJson(res, 200, elicitationErrorBody(body.id, el), h);
-  else if (delivery === 'http401') sendJson(res, 401, elicitationErrorBody(body.id, el), h);
-  else if (delivery === 'mrtr') sendJson(res, 200, mrtrResult(body.id, el), h);
-  else if (delivery === 'mrtr_sse') writeSseEvent(res, mrtrResult(body.id, el), h);
+  const obj = delivery === 'mrtr' || delivery === 'mrtr_sse' ? mrtrResult(body.id, el) : elicitationErrorBody(body.id, el);
+  if (req.record) {
+    const text = JSON.stringify(obj);
+    req.record.response_sha256 = sha256hex(delivery === 'mrtr_sse' ? `event: message\ndata: ${text}\n\n` : text);
+  }
+  if (delivery === 'json') sendJson(res, 200, obj, h);
+  else if (delivery === 'http401') sendJson(res, 401, obj, h);
+  else if (delivery === 'mrtr') sendJson(res, 200, obj, h);
+  else if (delivery === 'mrtr_sse') writeSseEvent(res, obj, h);
   return true;
 }
 
@@ -370,12 +396,12 @@ function makeServer() {
 
   server.registerTool('github_repos', {
     description: '3LO tool: needs a GitHub token in the AgentCore vault for the calling user (-32042 URL elicitation otherwise)',
-    inputSchema: { delivery: z.enum(DELIVERIES).optional() },
-  }, async (_args, extra) => {
+    inputSchema: { delivery: z.enum(DELIVERIES).optional(), session_uri: z.string().optional(), origin: z.string().optional() },
+  }, async (args, extra) => {
     const a = extra.authInfo;
     const claims = a?.extra?.claims || {};
     if (needsElicitation(claims, extra._meta)) {
-      const el = issueElicitation(a.token, claims, extra._meta);
+      const el = issueElicitation(a.token, claims, extra._meta, args);
       const err = new UrlElicitationRequiredError([
         { mode: 'url', elicitationId: el.elicitationId, url: el.url, message: ELICIT_ENTRY_MESSAGE },
       ], ELICIT_ERROR_MESSAGE);
@@ -431,6 +457,7 @@ function recordRequest(req, res, body, a) {
     finished: null,
   };
   res.once('close', () => { rec.closed_ms = Date.now(); rec.finished = res.writableFinished; });
+  req.record = rec;
   records.push(rec);
   if (opt.record) fs.appendFileSync(opt.record, JSON.stringify(rec) + '\n');
 }
@@ -492,6 +519,7 @@ async function handle(req, res) {
     return sendJson(res, 404, { message: 'Not Found' });
   }
 
+  if (opt['cache-control']) forceCacheControl(res, opt['cache-control']);
   const a = await authenticate(req);
   recordRequest(req, res, body, a.ok ? a : null);
   if (!a.ok) {

@@ -10,6 +10,8 @@
 //   --id-token-alg ALG    ID-token JWS alg, RS256|ES256 (default RS256)
 //   --at-ttl SECONDS      access-token lifetime (default 3600)
 //   --at-client-id-claim  also put `client_id` in access tokens (Okta only does so with a custom claim)
+//   --typ-claim           mark each token's kind in a `typ` claim, as Keycloak does: `Bearer` in
+//                         access tokens, `ID` in ID tokens (Okta marks neither)
 //   --scopes "A B …"      supported scopes (default "openid offline_access profile email mcp:tools")
 //   --autologin USER      log USER in without forms when no login_hint   env IDP_AUTOLOGIN
 //   --keys FILE           private JWKS: loaded if present, else generated and written there
@@ -63,6 +65,7 @@ const { values: opt } = parseArgs({
     'id-token-alg': { type: 'string', default: 'RS256' },
     'at-ttl': { type: 'string', default: '3600' },
     'at-client-id-claim': { type: 'boolean', default: false },
+    'typ-claim': { type: 'boolean', default: false },
     scopes: { type: 'string', default: 'openid offline_access profile email mcp:tools' },
     autologin: { type: 'string', default: process.env.IDP_AUTOLOGIN },
     keys: { type: 'string' },
@@ -266,14 +269,14 @@ server.listen(Number(opt.port), '127.0.0.1', async () => {
     jwks,
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     scopes,
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
+    claims: { openid: opt['typ-claim'] ? ['sub', 'typ'] : ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
     conformIdTokenClaims: false, // put profile/email claims in the ID token, as Okta does
     findAccount: (ctx, id) => {
       const login = logins.get(id);
       if (!login) return undefined;
       return {
         accountId: id,
-        claims: () => ({ sub: id, email: login, email_verified: true, preferred_username: login, name: login.split('@')[0] }),
+        claims: () => ({ ...(opt['typ-claim'] ? { typ: 'ID' } : {}), sub: id, email: login, email_verified: true, preferred_username: login, name: login.split('@')[0] }),
       };
     },
     interactions: { policy },
@@ -317,6 +320,7 @@ server.listen(Number(opt.port), '127.0.0.1', async () => {
           p.cid = token.clientId;
           p.scp = (token.scope || '').split(' ').filter(Boolean);
           if (!opt['at-client-id-claim']) delete p.client_id;
+          if (opt['typ-claim']) p.typ = 'Bearer';
         },
       },
     },

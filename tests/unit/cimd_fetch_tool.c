@@ -3,7 +3,8 @@
  *
  *   cimd_fetch_tool CONF resolve CLIENT_ID...   cp_cimd_resolve, with the
  *                                               store CONF names
- *   cimd_fetch_tool CONF fetch CLIENT_ID        cp_cimd_fetch alone
+ *   cimd_fetch_tool CONF fetch CLIENT_ID        cp_cimd_fetch alone, with the
+ *                                               process's peak RSS after it
  *   cimd_fetch_tool CONF seed-good CLIENT_ID FILE
  *                                               FILE as the last good copy
  *   cimd_fetch_tool CONF has CLIENT_ID          which cached copies exist, and
@@ -16,6 +17,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -94,11 +96,14 @@ do_fetch(const struct cp_config *cfg, const char *id)
 	static const char *const klass[] = { "good", "transport", "gone", "refused" };
 	struct cp_fetch_result res;
 	struct timespec t0;
+	struct rusage ru;
 	enum cp_status rc;
 	json_object *o = json_object_new_object();
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = cp_cimd_fetch(cfg, id, &res);
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		json_object_object_add(o, "max_rss_kb", json_object_new_int64(ru.ru_maxrss));
 	put_str(o, "client_id", id);
 	put_str(o, "status", cp_status_str(rc));
 	put_str(o, "class", klass[res.klass]);

@@ -8,8 +8,10 @@
  *   jwt_tool [--no-store] verify TOKEN [AUD|-] [NONCE]
  *                                              the claims as JSON
  *   jwt_tool age-jwks                          forget when the JWKS was
- *                                              last fetched, as if
- *                                              CP_IDP_JWKS_MIN_REFETCH passed
+ *                                              last fetched and last failed,
+ *                                              as if CP_IDP_JWKS_MIN_REFETCH
+ *                                              and CP_IDP_JWKS_FAILED_RETRY
+ *                                              passed
  *
  * Failure: "error: <status>" on stdout, exit 1.  Log lines (level
  * debug: one "idp: fetching" per outbound fetch) go to stderr.
@@ -71,14 +73,19 @@ main(int argc, char **argv)
 		    idp.iss_parameter_supported);
 		status = 0;
 	} else if (strcmp(argv[i], "age-jwks") == 0 && i + 1 == argc && st != NULL) {
-		/* The record idp.c keeps (its key format, "jwks-fetched " +
-		 * jwks_uri): a test must not wait a minute. */
+		/* The records idp.c keeps (its key formats, "jwks-fetched "
+		 * and "jwks-failed " + jwks_uri): a test must not wait. */
+		static const char *const stamps[] = { "jwks-fetched", "jwks-failed" };
 		char key[CP_STORE_MAX_KEY];
-		int klen = snprintf(key, sizeof(key), "jwks-fetched %s", idp.jwks_uri);
-		rc = cp_store_del(st, CP_NS_IDP, key, (size_t)klen);
-		if (rc != CP_OK && rc != CP_ERR_NOT_FOUND) {
-			status = fail(rc);
-			goto out;
+		int klen;
+
+		for (k = 0; k < 2; k++) {
+			klen = snprintf(key, sizeof(key), "%s %s", stamps[k], idp.jwks_uri);
+			rc = cp_store_del(st, CP_NS_IDP, key, (size_t)klen);
+			if (rc != CP_OK && rc != CP_ERR_NOT_FOUND) {
+				status = fail(rc);
+				goto out;
+			}
 		}
 		status = 0;
 	} else if (strcmp(argv[i], "jwks") == 0 && i + 2 >= argc) {
@@ -99,8 +106,11 @@ main(int argc, char **argv)
 		memset(&expect, 0, sizeof(expect));
 		expect.issuer = cfg.idp_issuer;
 		expect.audience = cfg.idp_audience;
-		if (i + 2 < argc)
-			expect.audience = strcmp(argv[i + 2], "-") == 0 ? NULL : argv[i + 2];
+		expect.any_audience = cfg.idp_audience_any;
+		if (i + 2 < argc) {
+			expect.any_audience = strcmp(argv[i + 2], "-") == 0;
+			expect.audience = argv[i + 2];
+		}
 		if (i + 3 < argc)
 			expect.nonce = argv[i + 3];
 		rc = cp_jwt_verify(&cfg, st, &idp, argv[i + 1], strlen(argv[i + 1]),

@@ -8,7 +8,7 @@
 #include "conf.h"
 #include "../tap.h"
 
-#define BASE \
+#define BASE_NO_AUD \
 	"# a comment\n" \
 	"public_url = https://mcp.example.com\n" \
 	"idp_issuer = https://example.okta.com/oauth2/default\n" \
@@ -16,6 +16,10 @@
 	"gateway_url = https://gw-1.gateway.bedrock-agentcore.us-east-1.amazonaws.com/mcp\n" \
 	"key_file = /etc/cimd-proxy/keys\n" \
 	"agentcore_region = us-east-1\n"
+#define BASE BASE_NO_AUD "idp_audience = api://default\n"
+#define GW_BASE \
+	"public_url = https://mcp.example.com\nidp_issuer = https://i.example\n" \
+	"idp_client_id = c\nidp_audience = api://default\nkey_file = /k\nbinding = off\n"
 
 /* Each case is BASE plus extra lines (or a replacement text), and the
  * error line it must produce (a substring), or NULL for success. */
@@ -34,16 +38,48 @@ static const struct conf_case cases[] = {
 	{ BASE "cors_allow_origin = *\ncors_allow_origin = https://app.example.com\n", NULL },
 	{ BASE "consent = always\nbinding = off\nlog_level = debug\n", NULL },
 	{ BASE "store = postgresql:host=db dbname=cimd\n", NULL },
-	{ BASE "  idp_audience   =   api://default  \r\n", NULL },
+	{ BASE_NO_AUD "  idp_audience   =   api://default  \r\n", NULL },
+	{ BASE_NO_AUD "idp_audience = any\n", NULL },
+	{ BASE "elicitation_host = bedrock-agentcore.us-west-2.amazonaws.com\n"
+	       "elicitation_host = 127.0.0.1:8443\nelicitation_host = [::1]:9\n", NULL },
+	{ BASE "elicitation_host = https://a.example\n", "elicitation_host: must be a host name" },
+	{ BASE "elicitation_host = a.example/path\n", "elicitation_host: must be a host name" },
+	{ BASE "elicitation_host = u@a.example\n", "elicitation_host: must be a host name" },
+	{ BASE "elicitation_host = a.example:x\n", "elicitation_host: must be a host name" },
+	{ BASE "elicitation_host = a.example?q\n", "elicitation_host: must be a host name" },
+	{ BASE "elicitation_host = a example\n", "elicitation_host: must be a host name" },
 	{ "public_url = http://127.0.0.1:8080\nidp_issuer = https://127.0.0.1:9100\n"
-	  "idp_client_id = c\ngateway_url = http://127.0.0.1:9200/mcp\n"
+	  "idp_client_id = c\nidp_audience = a\ngateway_url = http://127.0.0.1:9200/mcp\n"
 	  "key_file = /k\nbinding = off\n", NULL },
+	/* gateway_url: https anywhere, plain http only to a loopback host */
+	{ GW_BASE "gateway_url = https://gw.example.com/mcp\n", NULL },
+	{ GW_BASE "gateway_url = https://10.0.0.5:8443/mcp\n", NULL },
+	{ GW_BASE "gateway_url = http://127.0.0.1:9200/mcp\n", NULL },
+	{ GW_BASE "gateway_url = http://127.45.6.7/mcp\n", NULL },
+	{ GW_BASE "gateway_url = http://[::1]:9200/mcp\n", NULL },
+	{ GW_BASE "gateway_url = http://localhost:9200/mcp\n", NULL },
+	{ GW_BASE "gateway_url = http://gw.example.com/mcp\n",
+	  "t:7: gateway_url: must be an https URL (plain http only to a loopback host" },
+	{ GW_BASE "gateway_url = http://10.0.0.5:9200/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = http://128.0.0.1/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = http://[::2]/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = http://[::ffff:127.0.0.1]/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = http://localhost.example.com/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = http://127.0.0.1.example.com/mcp\n", "gateway_url: must be an https URL" },
+	{ GW_BASE "gateway_url = ftp://127.0.0.1/mcp\n", "gateway_url: must be an http or https URL" },
 	/* missing and unknown keys */
 	{ "public_url = https://a.example\n", "idp_issuer: is required but missing" },
-	{ BASE "colour = blue\n", "t:8: colour: unknown key" },
+	/* idp_audience is required, and the error says what Okta calls it */
+	{ BASE_NO_AUD, "t: idp_audience: is required but missing: the aud of the access "
+	  "tokens your IdP issues for the MCP gateway" },
+	{ BASE_NO_AUD, "Okta calls it the authorization server's Audience (Security > API > "
+	  "Authorization Servers, Settings tab), e.g. api://default. 'idp_audience = any' "
+	  "accepts any audience" },
+	{ BASE "colour = blue\n", "t:9: colour: unknown key" },
 	{ BASE "public_url = https://b.example\n", "public_url: is given more than once" },
-	{ BASE "idp_audience =\n", "idp_audience: has an empty value" },
-	{ BASE "garbage\n", "t:8: garbage: expected 'key = value'" },
+	{ BASE_NO_AUD "idp_audience =\n", "idp_audience: has an empty value" },
+	{ BASE "idp_audience = any\n", "idp_audience: is given more than once" },
+	{ BASE "garbage\n", "t:9: garbage: expected 'key = value'" },
 	/* bad values, one per key */
 	{ "public_url = http://mcp.example.com\n", "public_url: must be an https URL" },
 	{ "public_url = https://mcp.example.com/base\n", "public_url: must be an origin with no path" },
@@ -73,7 +109,8 @@ static const struct conf_case cases[] = {
 	{ BASE "idp_client_id = a\x01\n", "contains a control character" },
 	/* binding = agentcore (the default) needs a region */
 	{ "public_url = https://a.example\nidp_issuer = https://i.example\nidp_client_id = c\n"
-	  "gateway_url = https://g.example/mcp\nkey_file = /k\n", "agentcore_region: is required when binding = agentcore" },
+	  "idp_audience = a\ngateway_url = https://g.example/mcp\nkey_file = /k\n",
+	  "agentcore_region: is required when binding = agentcore" },
 };
 
 int
@@ -102,7 +139,9 @@ main(void)
 	is_str(cfg.mcp_path, "/mcp", "default mcp_path");
 	is_str(cfg.idp_scopes, "openid offline_access", "default scopes");
 	is_str(cfg.idp_user_claim, "sub", "default user claim");
-	ok(cfg.idp_audience == NULL, "audience unset by default");
+	is_str(cfg.idp_audience, "api://default", "audience as written");
+	ok(!cfg.idp_audience_any, "  and checked");
+	ok(cp_conf_warning(&cfg) == NULL, "no warning for a checked audience");
 	ok(cfg.consent == CP_CONSENT_REMEMBER, "default consent remember");
 	ok(cfg.binding == CP_BINDING_AGENTCORE, "default binding agentcore");
 	ok(cfg.store_kind == CP_STORE_BDB, "default store bdb");
@@ -114,6 +153,30 @@ main(void)
 	    "scope lookup is exact");
 	cp_conf_free(&cfg);
 
+	{
+		const char *t = BASE_NO_AUD "idp_audience = any\n";
+		ok(cp_conf_parse("t", t, strlen(t), &cfg, err, sizeof(err)) == CP_OK &&
+		    cfg.idp_audience_any, "idp_audience = any is accepted and means any");
+		ok(cp_conf_warning(&cfg) != NULL &&
+		    strstr(cp_conf_warning(&cfg), "idp_audience = any: /mcp accepts access "
+		    "tokens the IdP issued for any audience") != NULL, "  with a warning: %s",
+		    cp_conf_warning(&cfg) ? cp_conf_warning(&cfg) : "(none)");
+		cp_conf_free(&cfg);
+		t = BASE_NO_AUD "idp_audience = Any\n";
+		ok(cp_conf_parse("t", t, strlen(t), &cfg, err, sizeof(err)) == CP_OK &&
+		    !cfg.idp_audience_any, "idp_audience = Any is an audience, not any");
+		cp_conf_free(&cfg);
+	}
+
+	{
+		const char *t = BASE "elicitation_host = idp-broker.example\n"
+		    "elicitation_host = 127.0.0.1:8443\n";
+		ok(cp_conf_parse("t", t, strlen(t), &cfg, err, sizeof(err)) == CP_OK,
+		    "elicitation_host repeats");
+		ok(cfg.elicitation_host.n == 2 &&
+		    strcmp(cfg.elicitation_host.v[1], "127.0.0.1:8443") == 0, "  both kept, in order");
+		cp_conf_free(&cfg);
+	}
 	{
 		const char *t = BASE "cors_allow_origin = https://app.example.com\n"
 		    "fetch_allow_private = 127.0.0.0/8\n";

@@ -367,6 +367,56 @@ sse_streams(void)
 	free(ev_cr);
 }
 
+/* Which elicitation URLs may make a binding: AgentCore's host only. */
+static void
+hosts(void)
+{
+	static const struct { const char *url; bool want; } cases[] = {
+		{ AUTHZ_URL SESSION_ENC, true },
+		{ "https://BEDROCK-AGENTCORE.us-east-1.amazonaws.com/x?request_uri=" SESSION_ENC, true },
+		{ "https://bedrock-agentcore.us-east-1.amazonaws.com:443/x", true },
+		{ "https://bedrock-agentcore.us-east-1.amazonaws.com:8443/x", false },
+		{ "https://bedrock-agentcore.us-west-2.amazonaws.com/x", false },
+		{ "https://bedrock-agentcore.us-east-1.amazonaws.com.evil.example/x", false },
+		{ "https://bedrock-agentcore.us-east-1.amazonaws.com@evil.example/x", false },
+		{ "https://evil.example/x?u=https://bedrock-agentcore.us-east-1.amazonaws.com/", false },
+		{ "https://vpce-1.bedrock-agentcore.us-east-1.vpce.amazonaws.com/x", true },
+		{ "https://consent.example/connect", true },
+		{ "https://consent.example:444/connect", false },
+		{ "https://127.0.0.1:8443/x", true },
+		{ "http://127.0.0.1:8443/x", true },
+		{ "https://127.0.0.1/x", false },
+		{ "https://localhost:8443/x", false },
+		{ "not a url", false },
+	};
+	char *hostlist[] = { "consent.example", "127.0.0.1:8443" };
+	struct cp_config cfg;
+	struct cp_buf host;
+	size_t i;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.agentcore_region = "us-east-1";
+	cfg.agentcore_endpoint = "https://vpce-1.bedrock-agentcore.us-east-1.vpce.amazonaws.com";
+	cfg.elicitation_host.v = hostlist;
+	cfg.elicitation_host.n = 2;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		is_int(cp_elicit_host_trusted(&cfg, cases[i].url, NULL), cases[i].want,
+		    "%s: %s", cases[i].url, cases[i].want ? "AgentCore's" : "not AgentCore's");
+	cp_buf_init(&host, 256);
+	cp_elicit_host_trusted(&cfg, "https://Evil.example:444/p?q", &host);
+	is_str(cp_buf_cstr(&host), "Evil.example:444", "the host named for the log");
+	cp_buf_free(&host);
+
+	/* Derived from the region alone (agentcore_endpoint unset). */
+	cfg.agentcore_endpoint = NULL;
+	cfg.elicitation_host.n = 0;
+	ok(cp_elicit_host_trusted(&cfg, AUTHZ_URL SESSION_ENC, NULL), "region alone: its AgentCore host");
+	ok(!cp_elicit_host_trusted(&cfg, "https://consent.example/connect", NULL),
+	    "  and no other");
+	cfg.agentcore_region = NULL;
+	ok(!cp_elicit_host_trusted(&cfg, AUTHZ_URL SESSION_ENC, NULL), "nothing configured: none");
+}
+
 int
 main(void)
 {
@@ -375,5 +425,6 @@ main(void)
 	json_bodies();
 	malformed();
 	sse_streams();
+	hosts();
 	return tap_done();
 }

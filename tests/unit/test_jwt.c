@@ -233,8 +233,16 @@ raw_claims(const char *s)
 	return cp_strndup(s, strlen(s));
 }
 
-static const struct cp_jwt_expect at = { ISS, AUD, NULL, NOW };
-static const struct cp_jwt_expect id = { ISS, NULL, "n-0S6_WzA2Mj", NOW };
+#define CLIENT  "0oa-proxy-client"
+
+/* An access token at /mcp (what lib/bearer.c asks), the same with
+ * idp_audience = any, and an ID token whose aud is not checked. */
+static const struct cp_jwt_expect at = { .issuer = ISS, .audience = AUD, .now = NOW,
+    .access_token = true, .client_id = CLIENT };
+static const struct cp_jwt_expect at_any = { .issuer = ISS, .now = NOW,
+    .any_audience = true, .access_token = true, .client_id = CLIENT };
+static const struct cp_jwt_expect id = { .issuer = ISS, .nonce = "n-0S6_WzA2Mj",
+    .now = NOW, .any_audience = true };
 
 /* Verifies token (freed here) and compares the status. */
 static void
@@ -262,10 +270,11 @@ interop_cases(void)
 		{ "rs256-at", 0 }, { "es256-at", 0 }, { "ps256-at", 0 }, { "es256-typ", 0 },
 		{ "rs256-aud-array", 0 }, { "rs256-nbf", 0 }, { "rs256-id", 1 },
 	};
-	const struct cp_jwt_expect jose_at = { FUZZ_JWT_ISSUER, FUZZ_JWT_AUDIENCE, NULL,
-	    FUZZ_JWT_NOW };
-	const struct cp_jwt_expect jose_id = { FUZZ_JWT_ISSUER, "cimd-proxy-test",
-	    FUZZ_JWT_NONCE, FUZZ_JWT_NOW };
+	const struct cp_jwt_expect jose_at = { .issuer = FUZZ_JWT_ISSUER,
+	    .audience = FUZZ_JWT_AUDIENCE, .now = FUZZ_JWT_NOW, .access_token = true,
+	    .client_id = FUZZ_JWT_CLIENT_ID };
+	const struct cp_jwt_expect jose_id = { .issuer = FUZZ_JWT_ISSUER,
+	    .audience = FUZZ_JWT_CLIENT_ID, .nonce = FUZZ_JWT_NONCE, .now = FUZZ_JWT_NOW };
 	const char *top = getenv("top_srcdir");
 	char path[4096], tok[CP_JWT_MAX_LEN + 1];
 	json_object *keys, *c;
@@ -518,9 +527,72 @@ main(void)
 	check("aud prefix only", mint(H("RS256", "r1"), raw_claims(
 	    "{\"iss\":\"" ISS "\",\"aud\":\"api://cimd-proxy\",\"exp\":1800003600}"), rsa1, RS,
 	    SIG_OK), &at, CP_ERR_INVALID);
-	check("aud not checked when not expected", mint(H("RS256", "r1"), raw_claims(
+	check("aud not checked when any audience is allowed", mint(H("RS256", "r1"), raw_claims(
 	    "{\"iss\":\"" ISS "\",\"aud\":\"api://other\",\"exp\":1800003600,"
 	    "\"nonce\":\"n-0S6_WzA2Mj\"}"), rsa1, RS, SIG_OK), &id, CP_OK);
+	check("aud wrong, any audience allowed", mint(H("RS256", "r1"), raw_claims(
+	    "{\"iss\":\"" ISS "\",\"aud\":\"api://other\",\"exp\":1800003600}"), rsa1, RS,
+	    SIG_OK), &at_any, CP_OK);
+	check("aud missing, any audience allowed", mint(H("RS256", "r1"), raw_claims(
+	    "{\"iss\":\"" ISS "\",\"exp\":1800003600}"), rsa1, RS, SIG_OK), &at_any, CP_OK);
+	{
+		/* No audience and no any_audience: a caller's mistake, never
+		 * "not checked". */
+		const struct cp_jwt_expect none = { .issuer = ISS, .now = NOW };
+		check("no audience expected and any not said", mint(H("RS256", "r1"), C0, rsa1,
+		    RS, SIG_OK), &none, CP_ERR_INTERNAL);
+	}
+
+	/* Access tokens only (RFC 8725 section 3.11): what the header typ
+	 * and Keycloak's typ claim say, and the client they were issued to. */
+	check("header typ at+jwt", mint("{\"alg\":\"RS256\",\"kid\":\"r1\",\"typ\":\"at+jwt\"}",
+	    C0, rsa1, RS, SIG_OK), &at, CP_OK);
+	check("header typ application/AT+JWT", mint("{\"alg\":\"RS256\",\"kid\":\"r1\","
+	    "\"typ\":\"application/AT+JWT\"}", C0, rsa1, RS, SIG_OK), &at, CP_OK);
+	check("header typ jwt", mint("{\"alg\":\"RS256\",\"kid\":\"r1\",\"typ\":\"jwt\"}",
+	    C0, rsa1, RS, SIG_OK), &at, CP_OK);
+	check("header typ id_token+jwt", mint("{\"alg\":\"RS256\",\"kid\":\"r1\","
+	    "\"typ\":\"id_token+jwt\"}", C0, rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("header typ id_token+jwt, any audience", mint("{\"alg\":\"RS256\",\"kid\":\"r1\","
+	    "\"typ\":\"id_token+jwt\"}", C0, rsa1, RS, SIG_OK), &at_any, CP_ERR_INVALID);
+	check("header typ logout+jwt", mint("{\"alg\":\"RS256\",\"kid\":\"r1\","
+	    "\"typ\":\"logout+jwt\"}", C0, rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("header typ application/jwtx", mint("{\"alg\":\"RS256\",\"kid\":\"r1\","
+	    "\"typ\":\"application/jwtx\"}", C0, rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("header typ not a string", mint("{\"alg\":\"RS256\",\"kid\":\"r1\",\"typ\":1}",
+	    C0, rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("typ claim Bearer (Keycloak access token)", mint(H("RS256", "r1"),
+	    claims("\"typ\":\"Bearer\""), rsa1, RS, SIG_OK), &at, CP_OK);
+	check("typ claim ID (Keycloak ID token)", mint(H("RS256", "r1"),
+	    claims("\"typ\":\"ID\""), rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("typ claim ID, any audience", mint(H("RS256", "r1"),
+	    claims("\"typ\":\"ID\""), rsa1, RS, SIG_OK), &at_any, CP_ERR_INVALID);
+	check("typ claim Refresh", mint(H("RS256", "r1"),
+	    claims("\"typ\":\"Refresh\""), rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("typ claim Bearerx", mint(H("RS256", "r1"),
+	    claims("\"typ\":\"Bearerx\""), rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("typ claim not a string", mint(H("RS256", "r1"),
+	    claims("\"typ\":[\"Bearer\"]"), rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("typ claim ID, as an ID token", mint(H("RS256", "r1"),
+	    claims("\"typ\":\"ID\",\"nonce\":\"n-0S6_WzA2Mj\""), rsa1, RS, SIG_OK), &id, CP_OK);
+	check("cid is our client", mint(H("RS256", "r1"), claims("\"cid\":\"" CLIENT "\""),
+	    rsa1, RS, SIG_OK), &at, CP_OK);
+	check("cid another client", mint(H("RS256", "r1"), claims("\"cid\":\"0oa-other\""),
+	    rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("cid another client, any audience", mint(H("RS256", "r1"),
+	    claims("\"cid\":\"0oa-other\""), rsa1, RS, SIG_OK), &at_any, CP_ERR_INVALID);
+	check("cid a prefix of our client", mint(H("RS256", "r1"),
+	    claims("\"cid\":\"0oa-proxy\""), rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("cid not a string", mint(H("RS256", "r1"), claims("\"cid\":null"),
+	    rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("client_id is our client", mint(H("RS256", "r1"),
+	    claims("\"client_id\":\"" CLIENT "\",\"cid\":\"" CLIENT "\""), rsa1, RS, SIG_OK),
+	    &at, CP_OK);
+	check("client_id another client (RFC 9068)", mint(H("RS256", "r1"),
+	    claims("\"client_id\":\"0oa-other\""), rsa1, RS, SIG_OK), &at, CP_ERR_INVALID);
+	check("cid of another client in an ID token", mint(H("RS256", "r1"),
+	    claims("\"cid\":\"0oa-other\",\"nonce\":\"n-0S6_WzA2Mj\""), rsa1, RS, SIG_OK),
+	    &id, CP_OK);
 	check("nonce matches", mint(H("RS256", "r1"), claims("\"nonce\":\"n-0S6_WzA2Mj\""),
 	    rsa1, RS, SIG_OK), &id, CP_OK);
 	check("nonce mismatch", mint(H("RS256", "r1"), claims("\"nonce\":\"n-0S6_WzA2Mk\""),

@@ -10,6 +10,7 @@ static const char conf[] =
 	"public_url = https://mcp.example.com/\n"
 	"idp_issuer = https://example.okta.com/oauth2/default\n"
 	"idp_client_id = 0oa1\n"
+	"idp_audience = api://default\n"
 	"idp_scopes = openid  offline_access mcp:tools\n"
 	"gateway_url = https://gw.example.com/mcp\n"
 	"key_file = /etc/cimd-proxy/keys\n"

@@ -10,6 +10,7 @@ static const char conf[] =
 	"public_url = https://mcp.example.com\n"
 	"idp_issuer = https://example.okta.com/oauth2/default\n"
 	"idp_client_id = 0oa1\n"
+	"idp_audience = api://default\n"
 	"idp_scopes = openid offline_access mcp:tools\n"
 	"gateway_url = https://gw.example.com/mcp\n"
 	"key_file = /etc/cimd-proxy/keys\n"
@@ -149,6 +150,19 @@ checks(const struct cp_config *cfg)
 	scope_is(cfg, " openid", CP_ERR_INVALID, NULL, "leading space refused");
 	scope_is(cfg, "openid ", CP_ERR_INVALID, NULL, "trailing space refused");
 	scope_is(cfg, "mcp:tool", CP_ERR_INVALID, NULL, "prefix of a known scope refused");
+
+	/* RFC 6749 6: a refresh may ask for the grant or less, never more. */
+	ok(cp_oauth_scope_within("openid", "openid offline_access"), "a subset of the grant");
+	ok(cp_oauth_scope_within("offline_access openid", "openid offline_access"),
+	    "the whole grant, in another order");
+	ok(!cp_oauth_scope_within("openid mcp:tools", "openid offline_access"),
+	    "one scope outside the grant refused");
+	ok(!cp_oauth_scope_within("mcp:tool", "mcp:tools"), "a prefix of a granted scope refused");
+	ok(!cp_oauth_scope_within("mcp:tools", "mcp:tool"), "a scope the grant has a prefix of refused");
+	ok(!cp_oauth_scope_within("openid", ""), "nothing granted: refused");
+	ok(!cp_oauth_scope_within("openid", NULL), "unknown grant: refused");
+	ok(!cp_oauth_scope_within("openid  openid", "openid"), "an empty token refused");
+	ok(cp_oauth_scope_within("openid", "openid  mcp:tools "), "stray spaces in the grant are skipped");
 
 	ok(cp_oauth_resource_ok(cfg, "https://mcp.example.com/mcp"), "resource = MCP URL");
 	ok(cp_oauth_resource_ok(cfg, "https://mcp.example.com/mcp/"), "one trailing slash tolerated");

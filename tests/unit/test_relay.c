@@ -61,7 +61,11 @@ response_headers(void)
 		{ "Mcp-Session-Id", true }, { "mcp-session-id", true },
 		{ "MCP-Protocol-Version", true }, { "Mcp-Name", true },
 		{ "WWW-Authenticate", true }, { "www-authenticate", true },
-		{ "Cache-Control", true }, { "Retry-After", true }, { "Allow", true },
+		{ "Retry-After", true }, { "Allow", true },
+		/* Answers are always no-store (response.c); the gateway's word
+		 * would replace that. */
+		{ "Cache-Control", false }, { "cache-control", false }, { "Pragma", false },
+		{ "Expires", false },
 		{ "Mcp-", false }, { "Content-Length", false }, { "Transfer-Encoding", false },
 		{ "Connection", false }, { "Keep-Alive", false }, { "Set-Cookie", false },
 		{ "Content-Encoding", false }, { "Server", false }, { "X-Powered-By", false },
@@ -114,6 +118,7 @@ request_headers(void)
 		"HTTP_ORIGIN=https://app.example.test",
 		"HTTP_MCP_EMPTY=",
 		"HTTP_MCP_BAD=a\x01z",
+		"HTTP_MCP_SESSION_ID=sess-2",
 		"REMOTE_USER=alice",
 		NULL,
 	};
@@ -131,6 +136,7 @@ request_headers(void)
 	    "Content-Type: application/json|Last-Event-ID: ev-3|Mcp-Session-Id: sess-1|"
 	    "Mcp-Protocol-Version: 2025-06-18|Mcp-Method: tools/call",
 	    "only the MCP set passes: no cookie, forwarding, hop-by-hop or identity headers");
+	ok(strstr(got, "sess-2") == NULL, "  one Mcp-Session-Id, the one cp_req_header reads");
 	cp_buf_free(&b);
 
 	cfg.gateway_protocol_version = "2025-11-25";
@@ -138,8 +144,8 @@ request_headers(void)
 	is_int(cp_relay_request_headers(&req, &b), CP_OK, "headers built, version pinned");
 	joined(&b, got, sizeof(got));
 	is_str(got, "Authorization: Bearer abc.def.ghi|Accept: application/json, text/event-stream|"
-	    "Content-Type: application/json|Last-Event-ID: ev-3|MCP-Protocol-Version: 2025-11-25|"
-	    "Mcp-Session-Id: sess-1|Mcp-Method: tools/call",
+	    "Content-Type: application/json|Last-Event-ID: ev-3|Mcp-Session-Id: sess-1|"
+	    "MCP-Protocol-Version: 2025-11-25|Mcp-Method: tools/call",
 	    "gateway_protocol_version replaces the client's");
 	cp_buf_free(&b);
 	cp_req_free(&req);

@@ -269,7 +269,7 @@ test_callback(const struct cp_config *cfg, const struct cp_config *off, struct c
 	ok(has("text/html") && has("retry the tool call"), "  advising to retry the tool call");
 	ok(!has("nobody-knows-me"), "  without echoing the session URI");
 
-	cp_binding_put(lg->st, lg->keys, SESSION, "00ualice", TOKEN, strlen(TOKEN), now);
+	cp_binding_put(lg->st, lg->keys, SESSION, "00ualice", TOKEN, strlen(TOKEN), now, NULL);
 	memset(&b, 0, sizeof(b));
 	cp_binding_consume(lg->st, lg->keys, SESSION, now, &b);
 	cp_binding_free(&b);
@@ -277,9 +277,11 @@ test_callback(const struct cp_config *cfg, const struct cp_config *off, struct c
 	    "urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ac2Vzc2lvbi1vbmU.x_y~z-1", NULL), 410,
 	    "consumed binding: 410 page");
 	ok(has("already used") && !has("c2Vzc2lvbi1vbmU"), "  saying so, without the session URI");
-	cp_binding_put(lg->st, lg->keys, SESSION, "00ualice", TOKEN, strlen(TOKEN),
-	    now - CP_BINDING_TTL - 1);
-	is_int(serve(cfg, cp_sbind_callback, "/sessionbinding/callback?session_id=" SESSION, NULL),
+	/* Another session: the consumed one is never written again. */
+	cp_binding_put(lg->st, lg->keys, PREFIX "expired-1", "00ualice", TOKEN, strlen(TOKEN),
+	    now - CP_BINDING_TTL - 1, NULL);
+	is_int(serve(cfg, cp_sbind_callback, "/sessionbinding/callback?session_id=" PREFIX "expired-1",
+	    NULL),
 	    410, "expired binding: 410 page");
 	ok(!has(TOKEN), "  no token in any page");
 }
@@ -416,7 +418,7 @@ main(void)
 	close(fd);
 	/* An IdP nobody answers for: the handlers stop where they need it. */
 	snprintf(text, sizeof(text), "public_url = https://proxy.example\n"
-	    "idp_issuer = " ISSUER "\nidp_client_id = cid\n"
+	    "idp_issuer = " ISSUER "\nidp_client_id = cid\nidp_audience = api://default\n"
 	    "gateway_url = https://gw.example/mcp\nkey_file = %s\nstore = bdb:%s\n"
 	    "agentcore_region = us-east-1\nlog_level = error\n", keyfile, dir);
 	is_int(cp_conf_parse("t.conf", text, strlen(text), &cfg, err, sizeof(err)), CP_OK,

@@ -191,11 +191,18 @@ test_key_files(void)
 	snprintf(text, sizeof(text), "%.43s\n", k1);
 	e = load_err("nopad", text, 0600, &rc);
 	ok(strstr(e, "/nopad:1: not a base64 key") != NULL, "unpadded key refused: %s", e);
+	for (i = 0, n = 0; i < CP_SEAL_MAX_KEYS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s\n", i % 2 ? k1 : k2);
+	k = load_text("sixteen", text, 0600);
+	ok(k != NULL, "%d keys (the limit) load", CP_SEAL_MAX_KEYS);
+	cp_keys_free(k);
 	for (i = 0, n = 0; i <= CP_SEAL_MAX_KEYS; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s\n", i % 2 ? k1 : k2);
 	e = load_err("many", text, 0600, &rc);
 	is_int(rc, CP_ERR_CONFIG, "more than %d keys refused", CP_SEAL_MAX_KEYS);
-	ok(strstr(e, "/many:17: more than 16 keys: remove the oldest") != NULL, "  message: %s", e);
+	ok(strstr(e, "/many: key file has 17 keys, the limit is 16: use cimd-proxy-admin "
+	    "keygen --keep N (it keeps the newest N), or remove the oldest lines") != NULL,
+	    "  message says how many and how to prune: %s", e);
 	e = load_err("missing-dir/x", "", 0600, &rc);
 	is_int(rc, CP_ERR_IO, "missing key file is an i/o error");
 	ok(strstr(e, "No such file") != NULL, "  message: %s", e);

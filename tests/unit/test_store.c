@@ -25,6 +25,7 @@
 #define RACERS      8
 #define RACE_ONCE   40      /* once-only keys every racer tries */
 #define RACE_TAKE   40      /* records every racer tries to take */
+#define RACE_ADD    40      /* keys every racer tries to add */
 #define CHILD_ALARM 120     /* seconds before a stuck child is killed (valgrind on a busy 2-core machine is slow) */
 
 static char tmp[] = "/tmp/cimd-store-XXXXXX";
@@ -202,6 +203,26 @@ test_basics(struct cp_store *st)
 	cp_store_once(st, "state-3", 7, now - 1);
 	is_int(cp_store_once(st, "state-3", 7, now + 60), CP_OK, "once: an expired mark is free again");
 
+	/* add: insert when absent, never over a live record */
+	is_int(cp_store_add(st, CP_NS_BINDING, "a", 1, "first", 5, now + 60), CP_OK,
+	    "add: an absent key");
+	is_str(get_str(st, CP_NS_BINDING, "a", &rc), "first", "  stores the value");
+	is_int(cp_store_add(st, CP_NS_BINDING, "a", 1, "second", 6, now + 600), CP_ERR_REPLAY,
+	    "add over a live record is a replay");
+	is_str(get_str(st, CP_NS_BINDING, "a", &rc), "first", "  and leaves its value");
+	cp_buf_init(&b, 16);
+	cp_store_get(st, CP_NS_BINDING, "a", 1, &b, &exp);
+	is_int(exp, now + 60, "  and its expiry");
+	cp_buf_free(&b);
+	cp_store_put(st, CP_NS_BINDING, "a", 1, "old", 3, now);
+	is_int(cp_store_add(st, CP_NS_BINDING, "a", 1, "new", 3, now + 60), CP_OK,
+	    "add over an expired record");
+	is_str(get_str(st, CP_NS_BINDING, "a", &rc), "new", "  replaces it");
+	get_str(st, CP_NS_CONSENT, "a", &rc);
+	is_int(rc, CP_ERR_NOT_FOUND, "add keeps to its namespace");
+	is_int(cp_store_add(st, CP_NS_CONSENT, "a", 1, "c", 1, now + 60), CP_OK,
+	    "  the same key in another namespace is absent there");
+
 	/* del */
 	cp_store_put(st, CP_NS_CONSENT, "d", 1, "x", 1, now + 60);
 	is_int(cp_store_del(st, CP_NS_CONSENT, "d", 1), CP_OK, "del");
@@ -282,6 +303,9 @@ test_limits(struct cp_store *st)
 	is_int(cp_store_put(st, CP_NS_CIMD, "big", 3, big, CP_STORE_MAX_VALUE + 1, exp),
 	    CP_ERR_LIMIT, "value over the limit");
 	is_int(cp_store_once(st, big, CP_STORE_MAX_KEY + 1, exp), CP_ERR_LIMIT, "once key over the limit");
+	is_int(cp_store_add(st, CP_NS_CIMD, "big-add", 7, big, CP_STORE_MAX_VALUE + 1, exp),
+	    CP_ERR_LIMIT, "add value over the limit");
+	is_int(cp_store_add(st, CP_NS_CIMD, "k", 1, "v", 1, -1), CP_ERR_INVALID, "add with a negative expiry");
 	is_int(cp_store_put(st, CP_NS_CIMD, "", 0, "v", 1, exp), CP_ERR_INVALID, "empty key");
 	is_int(cp_store_put(st, 0, "k", 1, "v", 1, exp), CP_ERR_INVALID, "namespace 0");
 	is_int(cp_store_put(st, CP_NS_COUNT, "k", 1, "v", 1, exp), CP_ERR_INVALID, "namespace past the last");
@@ -328,11 +352,11 @@ case_race(const struct backend *be)
 {
 	int go[2], res[RACERS][2], status, i, k, bad_exit = 0;
 	pid_t pids[RACERS];
-	unsigned char r[RACERS][RACE_ONCE + RACE_TAKE + 1];
+	unsigned char r[RACERS][RACE_ONCE + RACE_TAKE + RACE_ADD + 1];
 	struct cp_store *st;
 	char key[32], val[32];
 	time_t exp = time(NULL) + 600;
-	int once_bad = 0, take_bad = 0, other = 0, swap_wins = 0;
+	int once_bad = 0, take_bad = 0, add_bad = 0, other = 0, swap_wins = 0;
 	double t0;
 
 	st = open_store(be, NULL);
@@ -350,7 +374,7 @@ case_race(const struct backend *be)
 		if (pipe(res[i]) != 0)
 			return;
 		if ((pids[i] = fork()) == 0) {
-			unsigned char out[RACE_ONCE + RACE_TAKE + 1];
+			unsigned char out[RACE_ONCE + RACE_TAKE + RACE_ADD + 1];
 			struct cp_buf b;
 			char c;
 
@@ -376,7 +400,14 @@ case_race(const struct backend *be)
 					out[RACE_ONCE + k] = CP_ERR_INTERNAL;
 				cp_buf_free(&b);
 			}
-			out[RACE_ONCE + RACE_TAKE] = (unsigned char)cp_store_swap(st, CP_NS_BINDING,
+			/* Each racer adds its own value: the winner's must stay. */
+			for (k = 0; k < RACE_ADD; k++) {
+				snprintf(key, sizeof(key), "race-add-%d", k);
+				snprintf(val, sizeof(val), "racer-%d", i);
+				out[RACE_ONCE + RACE_TAKE + k] = (unsigned char)cp_store_add(st,
+				    CP_NS_BINDING, key, strlen(key), val, strlen(val), exp);
+			}
+			out[RACE_ONCE + RACE_TAKE + RACE_ADD] = (unsigned char)cp_store_swap(st, CP_NS_BINDING,
 			    "race-flag", 9, "0", 1, "1", 1, exp);
 			cp_store_close(st);
 			if (write(res[i][1], out, sizeof(out)) != (ssize_t)sizeof(out))
@@ -416,13 +447,30 @@ case_race(const struct backend *be)
 				other++;
 		take_bad += wins != 1;
 	}
+	st = open_dir(dir, NULL);
+	for (k = 0; k < RACE_ADD; k++) {
+		int wins = 0, winner = -1;
+		enum cp_status rc;
+		for (i = 0; i < RACERS; i++)
+			if (r[i][RACE_ONCE + RACE_TAKE + k] == CP_OK) {
+				wins++;
+				winner = i;
+			} else if (r[i][RACE_ONCE + RACE_TAKE + k] != CP_ERR_REPLAY)
+				other++;
+		snprintf(key, sizeof(key), "race-add-%d", k);
+		snprintf(val, sizeof(val), "racer-%d", winner);
+		add_bad += wins != 1 || st == NULL ||
+		    strcmp(get_str(st, CP_NS_BINDING, key, &rc), val) != 0;
+	}
+	cp_store_close(st);
 	for (i = 0; i < RACERS; i++)
-		if (r[i][RACE_ONCE + RACE_TAKE] == CP_OK)
+		if (r[i][RACE_ONCE + RACE_TAKE + RACE_ADD] == CP_OK)
 			swap_wins++;
-		else if (r[i][RACE_ONCE + RACE_TAKE] != CP_ERR_REPLAY)
+		else if (r[i][RACE_ONCE + RACE_TAKE + RACE_ADD] != CP_ERR_REPLAY)
 			other++;
 	is_int(once_bad, 0, "once: exactly one winner for each of %d keys", RACE_ONCE);
 	is_int(take_bad, 0, "take: exactly one taker for each of %d records", RACE_TAKE);
+	is_int(add_bad, 0, "add: exactly one adder for each of %d keys, and its value stays", RACE_ADD);
 	is_int(swap_wins, 1, "swap: exactly one winner");
 	is_int(other, 0, "losers saw only replay / not found (no store errors)");
 }
@@ -793,6 +841,7 @@ case_admin_purge(const struct backend *be)
 	fprintf(f, "public_url = https://mcp.example.com\n"
 	    "idp_issuer = https://example.okta.com/oauth2/default\n"
 	    "idp_client_id = 0oa1abc\n"
+	    "idp_audience = api://default\n"
 	    "gateway_url = https://gw.example.com/mcp\n"
 	    "key_file = /etc/cimd-proxy/keys\n"
 	    "agentcore_region = us-east-1\n"
@@ -841,6 +890,7 @@ case_admin_purge(const struct backend *be)
 	fprintf(f, "public_url = https://mcp.example.com\n"
 	    "idp_issuer = https://example.okta.com/oauth2/default\n"
 	    "idp_client_id = 0oa1abc\n"
+	    "idp_audience = api://default\n"
 	    "gateway_url = https://gw.example.com/mcp\n"
 	    "key_file = /etc/cimd-proxy/keys\n"
 	    "agentcore_region = us-east-1\n"
