@@ -447,7 +447,7 @@ case_race(const struct backend *be)
 				other++;
 		take_bad += wins != 1;
 	}
-	st = open_dir(dir, NULL);
+	st = open_store(be, NULL);
 	for (k = 0; k < RACE_ADD; k++) {
 		int wins = 0, winner = -1;
 		enum cp_status rc;
@@ -1189,22 +1189,33 @@ pg_faults(const struct backend *be)
 static int
 admin_run(const char *store, const char *args, char *out, size_t n)
 {
-	char conf[300], cmd[1200];
+	char conf[300], keys[300], cmd[1200];
 	size_t got = 0;
 	FILE *f;
-	int status;
+	int fd, status;
 
 	out[0] = '\0';
+	/* check-config loads key_file as the endpoints do: a test key (32
+	 * bytes of 0x01), mode 0600. */
+	path_in(keys, sizeof(keys), "admin-pg.keys");
+	if ((fd = open(keys, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+		return -1;
+	if (write(fd, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n", 45) != 45) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
 	path_in(conf, sizeof(conf), "admin-pg.conf");
 	if ((f = fopen(conf, "w")) == NULL)
 		return -1;
 	fprintf(f, "public_url = https://mcp.example.com\n"
 	    "idp_issuer = https://example.okta.com/oauth2/default\n"
 	    "idp_client_id = 0oa1abc\n"
+	    "idp_audience = api://default\n"
 	    "gateway_url = https://gw.example.com/mcp\n"
-	    "key_file = /etc/cimd-proxy/keys\n"
+	    "key_file = %s\n"
 	    "agentcore_region = us-east-1\n"
-	    "store = %s\n", store);
+	    "store = %s\n", keys, store);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), "CIMD_PROXY_CONF='%s' '%s/tools/cimd-proxy-admin' %s 2>&1",
 	    conf, getenv("top_builddir"), args);
