@@ -68,3 +68,21 @@ chromium_home() {
 		certutil -N -d "sql:$db" --empty-password &&
 		certutil -A -d "sql:$db" -n cimd-proxy-test-ca -t C,, -i "$CA"
 }
+
+# A port nobody listens on now, below the kernel's ephemeral range, so
+# no outgoing connection (or its TIME_WAIT after a busy benchmark) holds
+# it.  Another process may take it before the server binds, so the start
+# functions retry with a new one.
+free_port() {
+	local p i lo=32768 rest
+	read -r lo rest </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
+	[ "${lo:-0}" -gt 20000 ] 2>/dev/null || lo=32768
+	for i in $(seq 50); do
+		p=$(( (RANDOM % (lo - 10000)) + 10000 ))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}

@@ -22,6 +22,7 @@ set -u
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCHEMA=$HERE/../sql/cimd-proxy.sql
+. "$HERE/lib.sh"              # free_port
 START_SECONDS=30
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
@@ -33,21 +34,6 @@ as_owner() {
 	else
 		"$@"
 	fi
-}
-
-# A port nobody listens on now, below the kernel's ephemeral range.
-free_port() {
-	local p i lo=32768 rest
-	read -r lo rest </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
-	[ "${lo:-0}" -gt 20000 ] 2>/dev/null || lo=32768
-	for i in $(seq 50); do
-		p=$(( (RANDOM % (lo - 10000)) + 10000 ))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
 }
 
 pg_psql() {
