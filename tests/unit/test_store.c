@@ -26,6 +26,7 @@
 #define RACE_ONCE   40      /* once-only keys every racer tries */
 #define RACE_TAKE   40      /* records every racer tries to take */
 #define RACE_ADD    40      /* keys every racer tries to add */
+#define PURGE_AHEAD 30      /* admin purge case: seconds of earlier records cleared */
 #define CHILD_ALARM 120     /* seconds before a stuck child is killed (valgrind on a busy 2-core machine is slow) */
 
 static char tmp[] = "/tmp/cimd-store-XXXXXX";
@@ -849,9 +850,12 @@ case_admin_purge(const struct backend *be)
 	fclose(f);
 
 	st = open_store(be, NULL);
-	cp_store_purge(st, time(NULL), NULL);
-	/* Start on a fresh second so the short-lived records cannot expire
-	 * (and be purged as the store goes) before all are written. */
+	/* Earlier cases' records that would expire while this one waits are
+	 * purged now (as of PURGE_AHEAD seconds from now), so the count
+	 * below is this case's records alone.  Start on a fresh second so
+	 * the short-lived records cannot expire (and be purged as the store
+	 * goes) before all are written. */
+	cp_store_purge(st, time(NULL) + PURGE_AHEAD, NULL);
 	t0 = time(NULL);
 	while (time(NULL) == t0)
 		usleep(10000);
