@@ -864,8 +864,9 @@ cp_conf_keys_print(FILE *out)
 		const char *def = keys[i].def ? keys[i].def : "-";
 		const char *at = n ? strstr(def, lsd) : NULL;
 
-		/* The default as the documentation writes it. */
-		if (at)
+		/* The default as the documentation writes it: a whole path
+		 * component, so "/" as localstatedir leaves "/mcp" alone. */
+		if (at && (at == def || at[-1] == ':') && (at[n] == '/' || at[n] == '\0'))
 			fprintf(out, "%s\t%s\t%s\t%.*s$(localstatedir)%s\t%s\n", keys[i].name,
 			    IS_LIST(keys[i].type) ? "list" : "one", keys[i].required ? "required" : "optional",
 			    (int)(at - def), def, at + n, keys[i].doc);
