@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,8 @@
 #define DEFAULT_SCOPES          "openid offline_access"
 #define DEFAULT_USER_CLAIM      "sub"
 #define DEFAULT_STORE           "bdb:" CP_LOCALSTATEDIR "/lib/cimd-proxy"
-#define DEFAULT_STREAM_MAX      3600
-#define DEFAULT_HEARTBEAT       15
+#define DEFAULT_STREAM_MAX      "3600"
+#define DEFAULT_HEARTBEAT       "15"
 #define MAX_STREAM_SECONDS      86400
 #define MAX_HEARTBEAT_SECONDS   300
 
@@ -335,50 +336,127 @@ check_uint(const char *v)
 	return i == 0 || i > 6 ? "must be a whole number" : NULL;
 }
 
-#define ONE_OF(name, ...) \
-	static const char *name(const char *v) { \
-		static const char *const ok[] = { __VA_ARGS__, NULL }; \
-		size_t i; \
-		for (i = 0; ok[i]; i++) if (strcmp(v, ok[i]) == 0) return NULL; \
-		return "must be one of: " #__VA_ARGS__; \
-	}
-ONE_OF(check_consent, "remember", "always", "off")
-ONE_OF(check_binding, "agentcore", "off")
-ONE_OF(check_log_level, "error", "warn", "info", "debug")
+static const char *
+one_of(const char *v, const char *const *words, const char *why)
+{
+	size_t i;
 
-/* The key table: the configuration contract of DESIGN.md. */
-enum kind { ONE, LIST };
+	for (i = 0; words[i]; i++)
+		if (strcmp(v, words[i]) == 0)
+			return NULL;
+	return why;
+}
+
+/* name_words[i] is the value that means enum value i. */
+#define ONE_OF(name, ...) \
+	static const char *const name##_words[] = { __VA_ARGS__, NULL }; \
+	static const char *check_##name(const char *v) { \
+		return one_of(v, name##_words, "must be one of: " #__VA_ARGS__); \
+	}
+ONE_OF(consent, "remember", "always", "off")
+ONE_OF(binding, "agentcore", "off")
+ONE_OF(log_level, "error", "warn", "info", "debug")
+
+/*
+ * The key table: every key once, with what it is (type), whether it must
+ * be given, its default as an operator would write it, the check of each
+ * value, the cp_config field it fills and a one-line description.
+ * Parsing, defaults, conversion into cp_config, freeing and the README
+ * check (cp_conf_keys_print, tests/conf-keys.test) all come from it; see
+ * conf.h for how to add a key.
+ */
+enum type {
+	T_STR,          /* char *: the value, or a copy of the default */
+	T_UINT,         /* unsigned: a whole number from 1 to max */
+	T_ENUM,         /* an enum: the index of the value in words */
+	T_STORE,        /* store: kind in field2, the rest in field */
+	T_LIST,         /* struct cp_strlist: repeatable */
+	T_PINS,         /* struct cp_pin array, its count in field2: repeatable */
+	T_CIDRS,        /* struct cp_cidr array, its count in field2: repeatable */
+};
+#define IS_LIST(t)      ((t) >= T_LIST)
+
 struct key {
 	const char *name;
-	enum kind kind;
+	enum type type;
 	bool required;
-	check_fn check;
+	const char *def;            /* NULL: unset (or derived) */
+	check_fn check;             /* on each value as written */
+	size_t field;               /* offsetof(struct cp_config, ...) */
+	size_t field2;              /* T_STORE, T_PINS, T_CIDRS (above) */
+	const char *const *words;   /* T_ENUM */
+	unsigned max;               /* T_UINT */
+	const char *doc;
 };
+
+#define REQUIRED        true
+#define OPTIONAL        false
+#define AT(f)           offsetof(struct cp_config, f)
+#define STR(k, req, def, check, doc) \
+	{ #k, T_STR, req, def, check, AT(k), 0, NULL, 0, doc }
+#define UINT(k, def, max, doc) \
+	{ #k, T_UINT, OPTIONAL, def, check_uint, AT(k), 0, NULL, max, doc }
+#define ENUM(k, def, doc) \
+	{ #k, T_ENUM, OPTIONAL, def, check_##k, AT(k), 0, k##_words, 0, doc }
+#define LIST(k, check, doc) \
+	{ #k, T_LIST, OPTIONAL, NULL, check, AT(k), 0, NULL, 0, doc }
+#define ARRAY(k, type, check, doc) \
+	{ #k, type, OPTIONAL, NULL, check, AT(k), AT(k##_n), NULL, 0, doc }
+
+_Static_assert(sizeof(enum cp_consent) == sizeof(int) &&
+    sizeof(enum cp_binding) == sizeof(int) &&
+    sizeof(enum cp_log_level) == sizeof(int) &&
+    sizeof(enum cp_store_kind) == sizeof(int), "T_ENUM and T_STORE store an int");
+
 static const struct key keys[] = {
-	{ "public_url", ONE, true, check_public_url },
-	{ "mcp_path", ONE, false, check_path },
-	{ "idp_issuer", ONE, true, check_issuer },
-	{ "idp_client_id", ONE, true, check_visible },
-	{ "idp_scopes", ONE, false, check_scopes },
-	{ "idp_user_claim", ONE, false, check_token },
-	{ "idp_audience", ONE, true, check_visible },
-	{ "gateway_url", ONE, true, check_gateway },
-	{ "gateway_protocol_version", ONE, false, check_date_version },
-	{ "client_allow", LIST, false, check_client_allow },
-	{ "client_pin", LIST, false, check_pin },
-	{ "consent", ONE, false, check_consent },
-	{ "key_file", ONE, true, check_abs_path },
-	{ "store", ONE, false, check_store },
-	{ "binding", ONE, false, check_binding },
-	{ "agentcore_region", ONE, false, check_region },
-	{ "agentcore_endpoint", ONE, false, check_endpoint },
-	{ "elicitation_host", LIST, false, check_authority },
-	{ "tls_ca_file", ONE, false, check_abs_path },
-	{ "fetch_allow_private", LIST, false, check_cidr },
-	{ "cors_allow_origin", LIST, false, check_origin },
-	{ "log_level", ONE, false, check_log_level },
-	{ "stream_max_seconds", ONE, false, check_uint },
-	{ "heartbeat_seconds", ONE, false, check_uint },
+	STR(public_url, REQUIRED, NULL, check_public_url,
+	    "the proxy's origin and OAuth issuer"),
+	STR(mcp_path, OPTIONAL, DEFAULT_MCP_PATH, check_path,
+	    "the MCP endpoint path; the resource is public_url + mcp_path"),
+	STR(idp_issuer, REQUIRED, NULL, check_issuer,
+	    "the OIDC issuer of the IdP"),
+	STR(idp_client_id, REQUIRED, NULL, check_visible,
+	    "the static IdP native (public) client id"),
+	STR(idp_scopes, OPTIONAL, DEFAULT_SCOPES, check_scopes,
+	    "scopes the proxy offers and asks the IdP for"),
+	STR(idp_user_claim, OPTIONAL, DEFAULT_USER_CLAIM, check_token,
+	    "the access-token claim naming the user"),
+	STR(idp_audience, REQUIRED, NULL, check_visible,
+	    "the aud of the gateway's access tokens, or any"),
+	STR(gateway_url, REQUIRED, NULL, check_gateway,
+	    "the upstream MCP URL"),
+	STR(gateway_protocol_version, OPTIONAL, NULL, check_date_version,
+	    "MCP-Protocol-Version sent upstream when set"),
+	LIST(client_allow, check_client_allow,
+	    "an exact client_id URL, or https://host/ for a whole host"),
+	ARRAY(client_pin, T_PINS, check_pin,
+	    "<client_id> <file>: a copy used when fetching fails"),
+	ENUM(consent, "remember",
+	    "when the consent page is shown"),
+	STR(key_file, REQUIRED, NULL, check_abs_path,
+	    "the file of sealing keys, newest first"),
+	{ "store", T_STORE, OPTIONAL, DEFAULT_STORE, check_store, AT(store_path),
+	    AT(store_kind), NULL, 0, "bdb:<directory> or postgresql:<conninfo>" },
+	ENUM(binding, "agentcore",
+	    "agentcore (session binding) or off"),
+	STR(agentcore_region, OPTIONAL, NULL, check_region,
+	    "AWS region for SigV4 and the default endpoint"),
+	STR(agentcore_endpoint, OPTIONAL, NULL, check_endpoint,
+	    "override of the AgentCore endpoint"),
+	LIST(elicitation_host, check_authority,
+	    "another host[:port] elicitation URLs may name"),
+	STR(tls_ca_file, OPTIONAL, NULL, check_abs_path,
+	    "CA bundle for outbound TLS"),
+	ARRAY(fetch_allow_private, T_CIDRS, check_cidr,
+	    "a CIDR block client-document fetches may reach"),
+	LIST(cors_allow_origin, check_origin,
+	    "a browser origin allowed on /mcp and the metadata, or *"),
+	ENUM(log_level, "info",
+	    "error, warn, info or debug"),
+	UINT(stream_max_seconds, DEFAULT_STREAM_MAX, MAX_STREAM_SECONDS,
+	    "longest life of one relayed MCP stream"),
+	UINT(heartbeat_seconds, DEFAULT_HEARTBEAT, MAX_HEARTBEAT_SECONDS,
+	    "interval of SSE heartbeats on idle streams"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -417,27 +495,6 @@ strlist_add(struct cp_strlist *l, const char *s, size_t n)
 	return CP_OK;
 }
 
-static const char *
-raw_one(const struct raw *r, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].name, name) == 0)
-			return r->v[i].n ? r->v[i].v[0] : NULL;
-	return NULL;
-}
-
-static enum cp_status
-dup_or_default(char **dst, const char *v, const char *def)
-{
-	*dst = NULL;
-	if (v == NULL && def == NULL)
-		return CP_OK;
-	*dst = strdup(v ? v : def);
-	return *dst ? CP_OK : CP_ERR_NOMEM;
-}
-
 /* Drops one trailing slash: "https://h/" and "https://h" are one origin. */
 static void
 strip_slash(char *s)
@@ -459,28 +516,122 @@ join(const char *a, const char *b, const char *c)
 	return cp_buf_steal(&buf);
 }
 
-/* Turns the validated raw strings into cfg, applying defaults. */
+/* The field of cfg that key k fills, as a T. */
+#define FIELD(T, cfg, off)      ((T *)(void *)((char *)(cfg) + (off)))
+
+/* Moves key k's values (or its default) from raw into cfg. */
+static enum cp_status
+convert(struct parse *p, const struct key *k, struct cp_strlist *raw,
+    struct cp_config *cfg)
+{
+	const char *v = raw->n ? raw->v[0] : k->def;
+	struct cp_pin *pin;
+	struct cp_cidr *cidr;
+	unsigned long n;
+	size_t i;
+
+	switch (k->type) {
+	case T_STR:
+		if (v && (*FIELD(char *, cfg, k->field) = strdup(v)) == NULL)
+			return CP_ERR_NOMEM;
+		break;
+	case T_UINT:
+		n = strtoul(v, NULL, 10);
+		if (n < 1 || n > k->max)
+			return fail(p, k->name, "must be between 1 and %u", k->max);
+		*FIELD(unsigned, cfg, k->field) = (unsigned)n;
+		break;
+	case T_ENUM:
+		for (i = 0; strcmp(k->words[i], v) != 0; i++)
+			;
+		*FIELD(int, cfg, k->field) = (int)i;
+		break;
+	case T_STORE:
+		*FIELD(int, cfg, k->field2) = strncmp(v, "bdb:", 4) == 0 ?
+		    CP_STORE_BDB : CP_STORE_POSTGRESQL;
+		if ((*FIELD(char *, cfg, k->field) = strdup(strchr(v, ':') + 1)) == NULL)
+			return CP_ERR_NOMEM;
+		break;
+	case T_LIST:
+		*FIELD(struct cp_strlist, cfg, k->field) = *raw;
+		memset(raw, 0, sizeof(*raw));
+		break;
+	case T_PINS:
+		if (raw->n == 0)
+			break;
+		if ((pin = calloc(raw->n, sizeof(*pin))) == NULL)
+			return CP_ERR_NOMEM;
+		*FIELD(struct cp_pin *, cfg, k->field) = pin;
+		for (i = 0; i < raw->n; i++) {
+			char *sp = strchr(raw->v[i], ' ');
+
+			(*FIELD(size_t, cfg, k->field2))++;
+			pin[i].client_id = cp_strndup(raw->v[i], (size_t)(sp - raw->v[i]));
+			while (*sp == ' ')
+				sp++;
+			pin[i].file = strdup(sp);
+			if (!pin[i].client_id || !pin[i].file)
+				return CP_ERR_NOMEM;
+		}
+		break;
+	case T_CIDRS:
+		if (raw->n == 0)
+			break;
+		if ((cidr = calloc(raw->n, sizeof(*cidr))) == NULL)
+			return CP_ERR_NOMEM;
+		*FIELD(struct cp_cidr *, cfg, k->field) = cidr;
+		for (i = 0; i < raw->n; i++)
+			cp_cidr_parse(raw->v[i], &cidr[i]);
+		*FIELD(size_t, cfg, k->field2) = raw->n;
+		break;
+	}
+	return CP_OK;
+}
+
+/* Frees what convert put into cfg for key k. */
+static void
+release(const struct key *k, struct cp_config *cfg)
+{
+	struct cp_pin *pin;
+	size_t i;
+
+	switch (k->type) {
+	case T_STR:
+	case T_STORE:
+		free(*FIELD(char *, cfg, k->field));
+		break;
+	case T_LIST:
+		strlist_free(FIELD(struct cp_strlist, cfg, k->field));
+		break;
+	case T_PINS:
+		pin = *FIELD(struct cp_pin *, cfg, k->field);
+		for (i = 0; i < *FIELD(size_t, cfg, k->field2); i++) {
+			free(pin[i].client_id);
+			free(pin[i].file);
+		}
+		free(pin);
+		break;
+	case T_CIDRS:
+		free(*FIELD(struct cp_cidr *, cfg, k->field));
+		break;
+	case T_UINT:
+	case T_ENUM:
+		break;
+	}
+}
+
+/* Turns the validated raw strings into cfg, applying defaults, then
+ * derives what follows from more than one key. */
 static enum cp_status
 build(struct parse *p, struct raw *r, struct cp_config *cfg)
 {
-	enum cp_status rc = CP_ERR_NOMEM;
-	const char *v;
+	enum cp_status rc;
 	size_t i, k;
 
-	if (dup_or_default(&cfg->public_url, raw_one(r, "public_url"), NULL) ||
-	    dup_or_default(&cfg->mcp_path, raw_one(r, "mcp_path"), DEFAULT_MCP_PATH) ||
-	    dup_or_default(&cfg->idp_issuer, raw_one(r, "idp_issuer"), NULL) ||
-	    dup_or_default(&cfg->idp_client_id, raw_one(r, "idp_client_id"), NULL) ||
-	    dup_or_default(&cfg->idp_scopes, raw_one(r, "idp_scopes"), DEFAULT_SCOPES) ||
-	    dup_or_default(&cfg->idp_user_claim, raw_one(r, "idp_user_claim"), DEFAULT_USER_CLAIM) ||
-	    dup_or_default(&cfg->idp_audience, raw_one(r, "idp_audience"), NULL) ||
-	    dup_or_default(&cfg->gateway_url, raw_one(r, "gateway_url"), NULL) ||
-	    dup_or_default(&cfg->gateway_protocol_version, raw_one(r, "gateway_protocol_version"), NULL) ||
-	    dup_or_default(&cfg->key_file, raw_one(r, "key_file"), NULL) ||
-	    dup_or_default(&cfg->agentcore_region, raw_one(r, "agentcore_region"), NULL) ||
-	    dup_or_default(&cfg->agentcore_endpoint, raw_one(r, "agentcore_endpoint"), NULL) ||
-	    dup_or_default(&cfg->tls_ca_file, raw_one(r, "tls_ca_file"), NULL))
-		goto out;
+	for (i = 0; i < NKEYS; i++)
+		if ((rc = convert(p, &keys[i], &r->v[i], cfg)) != CP_OK)
+			goto out;
+	rc = CP_ERR_NOMEM;
 	strip_slash(cfg->public_url);
 	cfg->idp_audience_any = strcmp(cfg->idp_audience, CP_AUDIENCE_ANY) == 0;
 	if (cfg->agentcore_endpoint)
@@ -498,34 +649,6 @@ build(struct parse *p, struct raw *r, struct cp_config *cfg)
 		goto out;
 	}
 
-	v = raw_one(r, "consent");
-	cfg->consent = v == NULL || strcmp(v, "remember") == 0 ? CP_CONSENT_REMEMBER :
-	    strcmp(v, "always") == 0 ? CP_CONSENT_ALWAYS : CP_CONSENT_OFF;
-	v = raw_one(r, "binding");
-	cfg->binding = v == NULL || strcmp(v, "agentcore") == 0 ?
-	    CP_BINDING_AGENTCORE : CP_BINDING_OFF;
-	v = raw_one(r, "log_level");
-	cfg->log_level = v ? (enum cp_log_level)cp_log_level_parse(v) : CP_LOG_INFO;
-	v = raw_one(r, "stream_max_seconds");
-	cfg->stream_max_seconds = v ? (unsigned)strtoul(v, NULL, 10) : DEFAULT_STREAM_MAX;
-	if (cfg->stream_max_seconds < 1 || cfg->stream_max_seconds > MAX_STREAM_SECONDS) {
-		rc = fail(p, "stream_max_seconds", "must be between 1 and %d", MAX_STREAM_SECONDS);
-		goto out;
-	}
-	v = raw_one(r, "heartbeat_seconds");
-	cfg->heartbeat_seconds = v ? (unsigned)strtoul(v, NULL, 10) : DEFAULT_HEARTBEAT;
-	if (cfg->heartbeat_seconds < 1 || cfg->heartbeat_seconds > MAX_HEARTBEAT_SECONDS) {
-		rc = fail(p, "heartbeat_seconds", "must be between 1 and %d", MAX_HEARTBEAT_SECONDS);
-		goto out;
-	}
-
-	v = raw_one(r, "store");
-	if (v == NULL)
-		v = DEFAULT_STORE;
-	cfg->store_kind = strncmp(v, "bdb:", 4) == 0 ? CP_STORE_BDB : CP_STORE_POSTGRESQL;
-	if ((cfg->store_path = strdup(strchr(v, ':') + 1)) == NULL)
-		goto out;
-
 	if (cfg->binding == CP_BINDING_AGENTCORE && cfg->agentcore_endpoint == NULL) {
 		if (cfg->agentcore_region == NULL) {
 			rc = fail(p, "agentcore_region", "is required when binding = agentcore "
@@ -540,40 +663,6 @@ build(struct parse *p, struct raw *r, struct cp_config *cfg)
 	if (cfg->binding == CP_BINDING_AGENTCORE && cfg->agentcore_region == NULL) {
 		rc = fail(p, "agentcore_region", "is required for SigV4 signing when binding = agentcore");
 		goto out;
-	}
-
-	for (i = 0; i < NKEYS; i++) {
-		struct cp_strlist *l = &r->v[i];
-		if (strcmp(keys[i].name, "client_allow") == 0) {
-			cfg->client_allow = *l;
-			memset(l, 0, sizeof(*l));
-		} else if (strcmp(keys[i].name, "cors_allow_origin") == 0) {
-			cfg->cors_allow_origin = *l;
-			memset(l, 0, sizeof(*l));
-		} else if (strcmp(keys[i].name, "elicitation_host") == 0) {
-			cfg->elicitation_host = *l;
-			memset(l, 0, sizeof(*l));
-		} else if (strcmp(keys[i].name, "client_pin") == 0 && l->n) {
-			if ((cfg->client_pin = calloc(l->n, sizeof(*cfg->client_pin))) == NULL)
-				goto out;
-			for (k = 0; k < l->n; k++) {
-				char *sp = strchr(l->v[k], ' ');
-				cfg->client_pin_n++;
-				cfg->client_pin[k].client_id = cp_strndup(l->v[k], (size_t)(sp - l->v[k]));
-				while (*sp == ' ')
-					sp++;
-				cfg->client_pin[k].file = strdup(sp);
-				if (!cfg->client_pin[k].client_id || !cfg->client_pin[k].file)
-					goto out;
-			}
-		} else if (strcmp(keys[i].name, "fetch_allow_private") == 0 && l->n) {
-			cfg->fetch_allow_private = calloc(l->n, sizeof(*cfg->fetch_allow_private));
-			if (cfg->fetch_allow_private == NULL)
-				goto out;
-			for (k = 0; k < l->n; k++)
-				cp_cidr_parse(l->v[k], &cfg->fetch_allow_private[k]);
-			cfg->fetch_allow_private_n = l->n;
-		}
 	}
 
 	if ((cfg->resource = join(cfg->public_url, cfg->mcp_path, "")) == NULL ||
@@ -663,7 +752,7 @@ cp_conf_parse(const char *name, const char *text, size_t len,
 				rc = fail(&p, keyname, "contains a control character");
 				goto out;
 			}
-		if (key->kind == ONE && r.v[idx].n) {
+		if (!IS_LIST(key->type) && r.v[idx].n) {
 			rc = fail(&p, keyname, "is given more than once (it is not a list)");
 			goto out;
 		}
@@ -757,33 +846,34 @@ cp_conf_free(struct cp_config *cfg)
 {
 	size_t i;
 
-	free(cfg->public_url);
-	free(cfg->mcp_path);
-	free(cfg->idp_issuer);
-	free(cfg->idp_client_id);
-	free(cfg->idp_scopes);
-	free(cfg->idp_user_claim);
-	free(cfg->idp_audience);
-	free(cfg->gateway_url);
-	free(cfg->gateway_protocol_version);
-	strlist_free(&cfg->client_allow);
-	for (i = 0; i < cfg->client_pin_n; i++) {
-		free(cfg->client_pin[i].client_id);
-		free(cfg->client_pin[i].file);
-	}
-	free(cfg->client_pin);
-	free(cfg->key_file);
-	free(cfg->store_path);
-	free(cfg->agentcore_region);
-	free(cfg->agentcore_endpoint);
-	strlist_free(&cfg->elicitation_host);
-	free(cfg->tls_ca_file);
-	free(cfg->fetch_allow_private);
-	strlist_free(&cfg->cors_allow_origin);
+	for (i = 0; i < NKEYS; i++)
+		release(&keys[i], cfg);
 	free(cfg->resource);
 	free(cfg->prm_url);
 	free(cfg->source);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+void
+cp_conf_keys_print(FILE *out)
+{
+	const char *lsd = CP_LOCALSTATEDIR;
+	size_t i, n = strlen(lsd);
+
+	for (i = 0; i < NKEYS; i++) {
+		const char *def = keys[i].def ? keys[i].def : "-";
+		const char *at = n ? strstr(def, lsd) : NULL;
+
+		/* The default as the documentation writes it: a whole path
+		 * component, so "/" as localstatedir leaves "/mcp" alone. */
+		if (at && (at == def || at[-1] == ':') && (at[n] == '/' || at[n] == '\0'))
+			fprintf(out, "%s\t%s\t%s\t%.*s$(localstatedir)%s\t%s\n", keys[i].name,
+			    IS_LIST(keys[i].type) ? "list" : "one", keys[i].required ? "required" : "optional",
+			    (int)(at - def), def, at + n, keys[i].doc);
+		else
+			fprintf(out, "%s\t%s\t%s\t%s\t%s\n", keys[i].name, IS_LIST(keys[i].type) ? "list" : "one",
+			    keys[i].required ? "required" : "optional", def, keys[i].doc);
+	}
 }
 
 bool

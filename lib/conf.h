@@ -6,12 +6,32 @@
  * Loading validates every key; the first problem is reported as one line
  * naming the file, line and key.  No key is optional in a way that turns
  * a check off: an unset optional key has a documented safe default.
+ *
+ * Every key is declared once, in the table keys[] in conf.c: its name,
+ * type, whether it is required, its default, its value check, the field
+ * it fills and a one-line description.  Parsing, defaults, conversion and
+ * cp_conf_free all follow the table.  To add a key:
+ *   1. add its field to struct cp_config below, named as the key (a
+ *      T_PINS/T_CIDRS-style array also gets <key>_n);
+ *   2. add one line to keys[] with the macro of its type, e.g.
+ *        UINT(max_streams, "64", MAX_STREAMS, "open streams per process"),
+ *        STR(idp_foo, OPTIONAL, NULL, check_visible, "what it is"),
+ *        LIST(client_static, check_client_allow, "a client served from ..."),
+ *        ENUM(name, "default", "doc") with ONE_OF(name, "a", "b") above it;
+ *      a new check is a function returning NULL or the phrase saying what
+ *      the value must be (the value itself is never echoed);
+ *   3. add its row to README's "Configuration" table; tests/conf-keys.test
+ *      fails until the README names the same keys in the same order, with
+ *      **required** and the default as the table says.
+ * A rule across several keys (agentcore_region when binding = agentcore)
+ * goes in build() in conf.c, after the per-key conversion.
  */
 #ifndef CP_CONF_H
 #define CP_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "log.h"
 #include "status.h"
@@ -43,7 +63,8 @@ enum cp_binding { CP_BINDING_AGENTCORE, CP_BINDING_OFF };
 enum cp_store_kind { CP_STORE_BDB, CP_STORE_POSTGRESQL };
 
 struct cp_config {
-	/* Keys, as validated (see README "Configuration"). */
+	/* Keys, as validated (see README "Configuration"), each declared in
+	 * keys[] in conf.c. */
 	char *public_url;           /* origin, no trailing slash */
 	char *mcp_path;
 	char *idp_issuer;
@@ -105,6 +126,13 @@ bool cp_conf_cors_allowed(const struct cp_config *cfg, const char *origin);
 /* True when scope (one token) is among idp_scopes. */
 bool cp_conf_scope_known(const struct cp_config *cfg, const char *scope,
     size_t len);
+
+/* The key table, one line per key in table order, fields separated by a
+ * tab: name, "one" or "list" (repeatable), "required" or "optional", the
+ * default as README writes it ("-": none; the configured localstatedir as
+ * "$(localstatedir)"), and a one-line description.  For documentation
+ * checks: tests/conf-keys.test, man pages. */
+void cp_conf_keys_print(FILE *out);
 
 /* Parses "a.b.c.d/n" or "x::y/n" into *c. */
 enum cp_status cp_cidr_parse(const char *s, struct cp_cidr *c);
