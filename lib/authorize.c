@@ -367,7 +367,7 @@ authorize_get(struct cp_req *req)
 			rc = page_bad_params(req, rc);
 		goto out;
 	}
-	if ((rc = cp_login_get(req->cfg, &lg)) != CP_OK) {
+	if ((rc = cp_ctx_login(req, &lg)) != CP_OK) {
 		if (rc == CP_ERR_STORE)
 			rc = page_store(req);
 		goto out;
@@ -448,7 +448,7 @@ authorize_post(struct cp_req *req)
 			rc = page_bad_params(req, rc);
 		goto out;
 	}
-	if ((rc = cp_login_get(req->cfg, &lg)) != CP_OK) {
+	if ((rc = cp_ctx_login(req, &lg)) != CP_OK) {
 		if (rc == CP_ERR_STORE)
 			rc = page_store(req);
 		goto out;
@@ -618,7 +618,7 @@ cp_callback_handle(struct cp_req *req)
 			rc = page_bad_params(req, rc);
 		goto out;
 	}
-	if ((rc = cp_login_get(req->cfg, &lg)) != CP_OK) {
+	if ((rc = cp_ctx_login(req, &lg)) != CP_OK) {
 		if (rc == CP_ERR_STORE)
 			rc = page_store(req);
 		goto out;

@@ -1,7 +1,7 @@
 /*
  * What the three login endpoints (/authorize, /callback, /token) share:
- * the per-process keys and store, the IdP's discovery document, and
- * sealed envelopes whose plaintext is a flat JSON object of strings.
+ * the IdP's discovery document and sealed envelopes whose plaintext is a
+ * flat JSON object of strings.  The keys and store come from ctx.h.
  */
 #ifndef CP_LOGIN_H
 #define CP_LOGIN_H
@@ -13,6 +13,7 @@
 
 #include "cimd.h"
 #include "conf.h"
+#include "ctx.h"
 #include "request.h"
 #include "idp.h"
 #include "seal.h"
@@ -25,25 +26,6 @@
 #define CP_BROWSER_TTL      (30 * 86400)    /* __Host-cimd-browser cookie */
 #define CP_CONSENT_TTL      CP_BROWSER_TTL  /* remembered consent; its login renews the cookie */
 #define CP_BROWSER_ID_LEN   16
-
-/* The per-process resources of a login endpoint; owned by login.c and
- * reused across FastCGI requests while the configuration stays the same. */
-struct cp_login {
-	const struct cp_config *cfg;
-	struct cp_keys *keys;
-	struct cp_store *st;
-};
-
-/* Loads key_file and opens the store for cfg, once per process; later
- * calls look at key_file at most once a second and reload it when it
- * changed, so a rotation (cimd-proxy-admin keygen) needs no restart
- * (login.c says what happens when the changed file cannot be used).
- * CP_ERR_CONFIG (keys unusable; logged with the reason) or CP_ERR_STORE
- * (store unavailable: the caller answers 503).  *out stays owned here;
- * its keys may be replaced by the next call, so a caller keeps no copy
- * of lg->keys across calls.  For one thread: the endpoints serve one
- * request at a time per process. */
-enum cp_status cp_login_get(const struct cp_config *cfg, struct cp_login **out);
 
 /* cp_idp_discover through the login's store; the caller frees idp. */
 enum cp_status cp_login_idp(struct cp_login *lg, struct cp_idp *idp);

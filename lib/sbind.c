@@ -377,7 +377,7 @@ begin(struct cp_req *req, struct cp_form *f, struct cp_login **lg, bool from_idp
 		    "malformed (a parameter twice, bad encoding or control characters). "
 		    RETRY) : page_bad_link(req);
 	}
-	rc = cp_login_get(req->cfg, lg);
+	rc = cp_ctx_login(req, lg);
 	if (rc == CP_ERR_STORE) {
 		*lg = NULL;
 		return page_store(req);

@@ -502,7 +502,7 @@ cp_token_handle(struct cp_req *req)
 		    "only authorization_code and refresh_token are supported");
 		goto out;
 	}
-	rc = cp_login_get(req->cfg, &lg);
+	rc = cp_ctx_login(req, &lg);
 	if (rc == CP_ERR_STORE) {
 		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
 		goto out;
