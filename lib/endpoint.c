@@ -123,6 +123,11 @@ cp_endpoint_serve(const struct cp_endpoint *ep, struct cp_req *req)
 		    "this endpoint does not accept that HTTP method");
 		goto done;
 	}
+	if ((ep->path && !cp_req_path_is(req, ep->path)) ||
+	    (ep->path_ok && !ep->path_ok(req))) {
+		cp_resp_not_found(req);
+		goto done;
+	}
 	rc = ep->handle(req);
 	if (rc != CP_OK && !req->began) {
 		cp_log(CP_LOG_ERROR, "handler failed: %s", cp_status_str(rc));

@@ -21,28 +21,6 @@ cp_login_idp(struct cp_login *lg, struct cp_idp *idp)
 	return cp_idp_discover(lg->cfg, lg->st, idp);
 }
 
-const char *
-cp_login_idp_answer(const struct cp_idp *idp, const struct cp_form *f,
-    const char *where, const char **code, const char **error)
-{
-	const char *iss = cp_form_get(f, "iss");
-
-	*code = cp_form_get(f, "code");
-	*error = cp_form_get(f, "error");
-	if ((iss != NULL && strcmp(iss, idp->issuer) != 0) ||
-	    (iss == NULL && idp->iss_parameter_supported)) {
-		cp_log_security("%s: iss %s the IdP's issuer", where,
-		    iss ? "differs from" : "missing although advertised by");
-		return "The answer did not come from the expected identity provider "
-		    "(iss mismatch).";
-	}
-	if (*code != NULL && *error != NULL)
-		return "The identity provider's answer carries both a code and an error.";
-	if (*code == NULL && *error == NULL)
-		return "The identity provider's answer carries neither a code nor an error.";
-	return NULL;
-}
-
 enum cp_status
 cp_login_seal(struct cp_login *lg, enum cp_seal_purpose purpose,
     json_object *obj, time_t expires, struct cp_buf *out,
@@ -206,4 +184,29 @@ bool
 cp_login_redirect_ok(const struct cp_login_client *c, const char *redirect_uri)
 {
 	return cp_redirect_uri_match(&c->doc, redirect_uri);
+}
+
+enum cp_status
+cp_login_page_store(struct cp_req *req)
+{
+	return cp_resp_page(req, 503, "Sign-in is unavailable",
+	    "This server cannot reach its state store right now. Try again in a minute.");
+}
+
+enum cp_status
+cp_login_page_bad_params(struct cp_req *req, enum cp_status rc)
+{
+	if (rc == CP_ERR_TIMEOUT) {
+		cp_log(CP_LOG_INFO, "consent form body not in within %d s", CP_BODY_SECONDS);
+		return cp_resp_page(req, 408, "Sign-in form too slow", "The form did not "
+		    "arrive in time. Start the sign-in again from your application.");
+	}
+	return cp_resp_page(req, 400, "Bad sign-in request",
+	    rc == CP_ERR_DUPLICATE ? "A parameter of the sign-in request was sent more than "
+	    "once, so the request was refused. Start the sign-in again from your application." :
+	    rc == CP_ERR_LIMIT ? "The sign-in request is too large. Start the sign-in again "
+	    "from your application." :
+	    rc == CP_ERR_INVALID ? "The form must be sent as application/x-www-form-urlencoded." :
+	    "The sign-in request is malformed (bad encoding or control characters). "
+	    "Start the sign-in again from your application.");
 }

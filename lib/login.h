@@ -26,6 +26,10 @@
 #define CP_BROWSER_TTL      (30 * 86400)    /* __Host-cimd-browser cookie */
 #define CP_CONSENT_TTL      CP_BROWSER_TTL  /* remembered consent; its login renews the cookie */
 #define CP_BROWSER_ID_LEN   16
+#define CP_MAX_WHY          512             /* a sentence for an error page */
+/* consent = "remember" in the IdP state and the code: the user approved
+ * under consent = remember, stored by /token once the IdP accepted. */
+#define CP_CONSENT_REMEMBER_MARK "remember"
 
 /* cp_idp_discover through the login's store; the caller frees idp. */
 enum cp_status cp_login_idp(struct cp_login *lg, struct cp_idp *idp);
@@ -79,19 +83,18 @@ enum cp_status cp_login_redirect_error(struct cp_req *req, int status,
     const char *redirect_uri, const char *error, const char *description,
     const char *state);
 
-/* The IdP's answer at one of our redirect URIs (RFC 6749 4.1.2), read
- * from f: iss as RFC 9207 2.4 asks (equal to the IdP's issuer when
- * present, required when the IdP advertises the parameter; a mismatch is
- * security-logged naming where), then exactly one of code and error.
- * NULL when acceptable, with *code or *error set (the other NULL);
- * otherwise a sentence for the user saying what was wrong. */
-const char *cp_login_idp_answer(const struct cp_idp *idp, const struct cp_form *f,
-    const char *where, const char **code, const char **error);
-
 /* The string member key of obj, or NULL when absent or not a string. */
 const char *cp_login_str(json_object *obj, const char *key);
 
 /* Adds key = value to obj when value is not NULL.  CP_ERR_NOMEM. */
 enum cp_status cp_login_set(json_object *obj, const char *key, const char *value);
+
+/* The 503 page of /authorize and /callback when the store is down. */
+enum cp_status cp_login_page_store(struct cp_req *req);
+
+/* The page for a query or form /authorize or /callback refuses to read
+ * (RFC 6749 3.1: no parameter twice; form.h: no bad encoding or control
+ * bytes), or a form that did not arrive by the body deadline (408). */
+enum cp_status cp_login_page_bad_params(struct cp_req *req, enum cp_status rc);
 
 #endif

@@ -1,3 +1,8 @@
+/*
+ * POST /token (RFC 6749 3.2): the authorization_code and refresh_token
+ * grants of public CIMD clients, each unwrapping our own sealed envelope
+ * and forwarding to the IdP with the static IdP client.
+ */
 #include "config.h"
 
 #include <stdio.h>
@@ -7,15 +12,15 @@
 
 #include "consent.h"
 #include "form.h"
+#include "idp_login.h"
 #include "jsonparse.h"
 #include "limits.h"
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
 #include "response.h"
-#include "token.h"
+#include "handle.h"
 
-#define CP_MAX_IDP_FORM     8192    /* the form we POST to the IdP */
 #define CP_GRANT_HEX_LEN    (2 * CP_SEAL_ID_LEN)
 #define CP_REVOKED_KEY      "revoked-grant:"
 
@@ -207,14 +212,12 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
     const struct grant_info *g, const struct cp_buf *form)
 {
 	struct cp_idp idp;
-	struct cp_http_response resp;
 	struct cp_buf desc;
 	json_object *body = NULL;
+	long status;
 	enum cp_status rc;
 
 	memset(&idp, 0, sizeof(idp));
-	memset(&resp, 0, sizeof(resp));
-	cp_buf_init(&resp.body, CP_HTTP_MAX_BODY);
 	cp_buf_init(&desc, CP_MAX_ERROR_DESC + 1);
 	rc = cp_login_idp(lg, &idp);
 	if (rc == CP_ERR_STORE) {
@@ -226,24 +229,20 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 		rc = fail(req, 502, "server_error", "the identity provider is unreachable");
 		goto out;
 	}
-	rc = cp_idp_token(lg->cfg, &idp, cp_buf_cstr(form), form->len, &resp);
-	if (rc != CP_OK) {
-		cp_log(CP_LOG_ERROR, "IdP token endpoint failed: %s", cp_status_str(rc));
+	if ((rc = cp_idp_exchange(lg->cfg, &idp, form, &status, &body)) != CP_OK) {
 		rc = fail(req, 502, "server_error", "the identity provider is unreachable");
 		goto out;
 	}
-	if (cp_json_parse_object(cp_buf_cstr(&resp.body), resp.body.len, &body) != CP_OK)
-		body = NULL;
-	if (resp.status == 200 && body != NULL) {
+	if (status == 200 && body != NULL) {
 		rc = answer_tokens(req, lg, client_id, g, body);
 		goto out;
 	}
-	if (resp.status >= 400 && resp.status < 500 && body != NULL &&
+	if (status >= 400 && status < 500 && body != NULL &&
 	    cp_login_str(body, "error") != NULL) {
 		/* The IdP's verdict on the grant is the client's to see, in
 		 * the registered vocabulary only (RFC 6749 5.2). */
 		cp_log(CP_LOG_INFO, "IdP refused the grant: %s (HTTP %ld)",
-		    cp_oauth_token_error(cp_login_str(body, "error")), resp.status);
+		    cp_oauth_token_error(cp_login_str(body, "error")), status);
 		if ((rc = cp_oauth_clean_description(&desc,
 		    cp_login_str(body, "error_description"))) != CP_OK)
 			goto out;
@@ -251,12 +250,11 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 		    desc.len ? cp_buf_cstr(&desc) : NULL);
 		goto out;
 	}
-	cp_log(CP_LOG_ERROR, "IdP token endpoint answered HTTP %ld%s", resp.status,
+	cp_log(CP_LOG_ERROR, "IdP token endpoint answered HTTP %ld%s", status,
 	    body ? "" : " without a JSON object");
 	rc = fail(req, 502, "server_error", "the identity provider answered unexpectedly");
 out:
 	json_object_put(body);
-	cp_buf_wipe_free(&resp.body);
 	cp_buf_free(&desc);
 	cp_idp_free(&idp);
 	return rc;
@@ -302,7 +300,7 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	char callback[CP_MAX_URL + 16];
 	enum cp_status rc;
 
-	cp_buf_init(&form, CP_MAX_IDP_FORM);
+	cp_buf_init(&form, CP_IDP_MAX_FORM);
 	if (code == NULL || redirect_uri == NULL || client_id == NULL || verifier == NULL) {
 		rc = fail_missing(req, code == NULL ? "code" : redirect_uri == NULL ?
 		    "redirect_uri" : client_id == NULL ? "client_id" : "code_verifier");
@@ -362,11 +360,8 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		goto out;
 	}
 	snprintf(callback, sizeof(callback), "%s/callback", lg->cfg->public_url);
-	if ((rc = cp_form_add(&form, "grant_type", "authorization_code")) != CP_OK ||
-	    (rc = cp_form_add(&form, "code", cp_login_str(env, "idp_code"))) != CP_OK ||
-	    (rc = cp_form_add(&form, "redirect_uri", callback)) != CP_OK ||
-	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
-	    (rc = cp_form_add(&form, "code_verifier", verifier)) != CP_OK)
+	if ((rc = cp_idp_code_form(lg->cfg, cp_login_str(env, "idp_code"), callback,
+	    verifier, &form)) != CP_OK)
 		goto out;
 	g.id = grant;
 	g.scope = cp_login_str(env, "scope");
@@ -393,7 +388,7 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	struct cp_buf form, scopes;
 	enum cp_status rc;
 
-	cp_buf_init(&form, CP_MAX_IDP_FORM);
+	cp_buf_init(&form, CP_IDP_MAX_FORM);
 	cp_buf_init(&scopes, CP_MAX_SCOPE + 1);
 	if (rt == NULL || client_id == NULL) {
 		rc = fail_missing(req, rt == NULL ? "refresh_token" : "client_id");
@@ -445,10 +440,8 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	g.from_answer = g.scope == NULL && scope == NULL;
 	g.code = NULL;
 	g.code_expires = 0;
-	if ((rc = cp_form_add(&form, "grant_type", "refresh_token")) != CP_OK ||
-	    (rc = cp_form_add(&form, "refresh_token", cp_login_str(env, "idp_rt"))) != CP_OK ||
-	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
-	    (rc = cp_form_add(&form, "scope", scope)) != CP_OK)
+	if ((rc = cp_idp_refresh_form(lg->cfg, cp_login_str(env, "idp_rt"), scope,
+	    &form)) != CP_OK)
 		goto out;
 	rc = forward(req, lg, client_id, &g, &form);
 out:
