@@ -22,6 +22,7 @@
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
+#include "params.h"
 #include "response.h"
 
 /*
@@ -235,9 +236,75 @@ consent_skippable(struct cp_req *req, struct cp_login *lg, json_object *areq)
 	    cp_login_str(areq, "client_id"), cp_login_str(areq, "doc_hash"));
 }
 
+static bool
+is_code(const struct cp_config *cfg, const char *v)
+{
+	(void)cfg;
+	return strcmp(v, "code") == 0;
+}
+
+static bool
+is_s256(const struct cp_config *cfg, const char *v)
+{
+	(void)cfg;
+	return strcmp(v, "S256") == 0;
+}
+
+static bool
+challenge_ok(const struct cp_config *cfg, const char *v)
+{
+	(void)cfg;
+	return cp_pkce_challenge_ok(v, strlen(v));
+}
+
+static bool
+scope_offered(const struct cp_config *cfg, const char *v)
+{
+	struct cp_buf scope;
+	bool ok;
+
+	cp_buf_init(&scope, CP_MAX_SCOPE + 1);
+	ok = cp_oauth_scope(cfg, v, &scope) == CP_OK;
+	cp_buf_free(&scope);
+	return ok;
+}
+
+static bool
+login_hint_ok(const struct cp_config *cfg, const char *v)
+{
+	(void)cfg;
+	return cp_oauth_login_hint_ok(v);
+}
+
+/* /authorize's parameters once client_id, redirect_uri and state passed,
+ * checked in this order; the first failure is a redirect to the client
+ * with its error (RFC 6749 4.1.2.1). */
+static const struct cp_param_spec authorize_params[] = {
+	{ "response_type", true, 0, is_code,
+	  "invalid_request", "response_type is required",
+	  "unsupported_response_type", "only response_type=code is supported" },
+	/* RFC 9700 2.1.1, OAuth 2.1: PKCE is mandatory. */
+	{ "code_challenge", true, 0, challenge_ok,
+	  "invalid_request", "code_challenge is required (PKCE S256)",
+	  "invalid_request", "code_challenge must be 43 base64url characters (RFC 7636 4.2)" },
+	/* RFC 7636 4.3: missing means plain, which we refuse. */
+	{ "code_challenge_method", true, 0, is_s256,
+	  "invalid_request", "code_challenge_method must be S256",
+	  "invalid_request", "code_challenge_method must be S256" },
+	/* RFC 8707 2. */
+	{ "resource", false, 0, cp_oauth_resource_ok, NULL, NULL,
+	  "invalid_target", "resource must be this server's MCP URL" },
+	/* RFC 6749 3.3. */
+	{ "scope", false, CP_MAX_SCOPE, scope_offered, NULL, NULL,
+	  "invalid_scope", "a requested scope is not offered by this server" },
+	{ "login_hint", false, 0, login_hint_ok, NULL, NULL,
+	  "invalid_request", "login_hint must be 1-256 visible ASCII characters" },
+};
+
 /*
- * The request checks once redirect_uri is trusted (PROTOCOL.md 8.6-8.9);
- * each failure is a redirect to the client.  On success *areq holds the
+ * The request checks once redirect_uri is trusted (PROTOCOL.md 8.6-8.9):
+ * state's length, then authorize_params; each failure is a redirect to
+ * the client.  On success *areq holds the
  * request to seal.  Returns CP_OK with *areq NULL when it answered.
  */
 static enum cp_status
@@ -246,12 +313,11 @@ check_request(struct cp_req *req, struct cp_login *lg, const struct cp_form *f,
 {
 	const struct cp_config *cfg = lg->cfg;
 	const char *state = cp_form_get(f, "state");
-	const char *response_type = cp_form_get(f, "response_type");
 	const char *challenge = cp_form_get(f, "code_challenge");
-	const char *method = cp_form_get(f, "code_challenge_method");
 	const char *resource = cp_form_get(f, "resource");
 	const char *login_hint = cp_form_get(f, "login_hint");
-	const char *error = NULL, *why = NULL;
+	struct cp_param_fault fault;
+	char why[CP_MAX_WHY];
 	struct cp_buf scope;
 	json_object *o = NULL;
 	enum cp_status rc;
@@ -268,26 +334,15 @@ check_request(struct cp_req *req, struct cp_login *lg, const struct cp_form *f,
 		    why_state, NULL);
 		goto out;
 	}
-	if (response_type == NULL)
-		error = "invalid_request", why = "response_type is required";
-	else if (strcmp(response_type, "code") != 0)
-		error = "unsupported_response_type", why = "only response_type=code is supported";
-	else if (challenge == NULL)
-		/* RFC 9700 2.1.1, OAuth 2.1: PKCE is mandatory. */
-		error = "invalid_request", why = "code_challenge is required (PKCE S256)";
-	else if (!cp_pkce_challenge_ok(challenge, strlen(challenge)))
-		error = "invalid_request", why = "code_challenge must be 43 base64url characters (RFC 7636 4.2)";
-	else if (method == NULL || strcmp(method, "S256") != 0)
-		/* RFC 7636 4.3: missing means plain, which we refuse. */
-		error = "invalid_request", why = "code_challenge_method must be S256";
-	else if (resource != NULL && !cp_oauth_resource_ok(cfg, resource))
-		error = "invalid_target", why = "resource must be this server's MCP URL";
-	else if (cp_oauth_scope(cfg, cp_form_get(f, "scope"), &scope) != CP_OK)
-		error = "invalid_scope", why = "a requested scope is not offered by this server";
-	else if (login_hint != NULL && !cp_oauth_login_hint_ok(login_hint))
-		error = "invalid_request", why = "login_hint must be 1-256 visible ASCII characters";
-	if (error != NULL) {
-		rc = cp_login_redirect_error(req, 302, redirect_uri, error, why, state);
+	if (!cp_params_check(authorize_params, sizeof(authorize_params) /
+	    sizeof(authorize_params[0]), cfg, f, &fault)) {
+		rc = cp_login_redirect_error(req, 302, redirect_uri, cp_param_error(&fault),
+		    cp_param_why(&fault, why, sizeof(why)), state);
+		goto out;
+	}
+	if (cp_oauth_scope(cfg, cp_form_get(f, "scope"), &scope) != CP_OK) {
+		rc = cp_login_redirect_error(req, 302, redirect_uri, "invalid_scope",
+		    "a requested scope is not offered by this server", state);
 		goto out;
 	}
 	rc = CP_ERR_NOMEM;

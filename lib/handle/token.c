@@ -18,6 +18,7 @@
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
+#include "params.h"
 #include "response.h"
 #include "handle.h"
 
@@ -260,14 +261,42 @@ out:
 	return rc;
 }
 
-/* A missing required parameter: invalid_request naming it. */
-static enum cp_status
-fail_missing(struct cp_req *req, const char *name)
+static bool
+grant_type_ok(const struct cp_config *cfg, const char *v)
 {
+	(void)cfg;
+	return strcmp(v, "authorization_code") == 0 || strcmp(v, "refresh_token") == 0;
+}
+
+#define REQUIRED(name) { name, true, 0, NULL, "invalid_request", NULL, NULL, NULL }
+
+/* /token's parameters (RFC 6749 3.2, 4.1.3, 6; RFC 7636 4.5), checked
+ * in order: first the grant type, then those of the grant. */
+static const struct cp_param_spec token_params[] = {
+	{ "grant_type", true, 0, grant_type_ok, "invalid_request", NULL,
+	  "unsupported_grant_type", "only authorization_code and refresh_token are supported" },
+};
+static const struct cp_param_spec code_params[] = {
+	REQUIRED("code"), REQUIRED("redirect_uri"), REQUIRED("client_id"),
+	REQUIRED("code_verifier"),
+};
+static const struct cp_param_spec refresh_params[] = {
+	REQUIRED("refresh_token"), REQUIRED("client_id"),
+};
+
+/* Checks f against params[0..n): true when it passed, else the answer
+ * (invalid_request naming a missing parameter) was sent into *rc. */
+static bool
+params_ok(struct cp_req *req, const struct cp_param_spec *params, size_t n,
+    const struct cp_form *f, enum cp_status *rc)
+{
+	struct cp_param_fault fault;
 	char why[96];
 
-	snprintf(why, sizeof(why), "the %s parameter is required", name);
-	return fail(req, 400, "invalid_request", why);
+	if (cp_params_check(params, n, req->cfg, f, &fault))
+		return true;
+	*rc = fail(req, 400, cp_param_error(&fault), cp_param_why(&fault, why, sizeof(why)));
+	return false;
 }
 
 /* Opening an envelope failed: the grant is bad, or we are. */
@@ -301,11 +330,9 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	enum cp_status rc;
 
 	cp_buf_init(&form, CP_IDP_MAX_FORM);
-	if (code == NULL || redirect_uri == NULL || client_id == NULL || verifier == NULL) {
-		rc = fail_missing(req, code == NULL ? "code" : redirect_uri == NULL ?
-		    "redirect_uri" : client_id == NULL ? "client_id" : "code_verifier");
+	if (!params_ok(req, code_params, sizeof(code_params) / sizeof(code_params[0]),
+	    f, &rc))
 		goto out;
-	}
 	rc = cp_login_open(lg, CP_SEAL_CODE, code, time(NULL), &env, id, &expires);
 	if (rc != CP_OK) {
 		rc = fail_open(req, rc, "authorization code");
@@ -390,10 +417,9 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 
 	cp_buf_init(&form, CP_IDP_MAX_FORM);
 	cp_buf_init(&scopes, CP_MAX_SCOPE + 1);
-	if (rt == NULL || client_id == NULL) {
-		rc = fail_missing(req, rt == NULL ? "refresh_token" : "client_id");
+	if (!params_ok(req, refresh_params, sizeof(refresh_params) /
+	    sizeof(refresh_params[0]), f, &rc))
 		goto out;
-	}
 	rc = cp_login_open(lg, CP_SEAL_REFRESH, rt, time(NULL), &env, NULL, NULL);
 	if (rc != CP_OK) {
 		rc = fail_open(req, rc, "refresh token");
@@ -486,15 +512,10 @@ cp_token_handle(struct cp_req *req)
 		rc = fail_client_auth(req);
 		goto out;
 	}
-	if ((grant = cp_form_get(&f, "grant_type")) == NULL) {
-		rc = fail_missing(req, "grant_type");
+	if (!params_ok(req, token_params, sizeof(token_params) / sizeof(token_params[0]),
+	    &f, &rc))
 		goto out;
-	}
-	if (strcmp(grant, "authorization_code") != 0 && strcmp(grant, "refresh_token") != 0) {
-		rc = fail(req, 400, "unsupported_grant_type",
-		    "only authorization_code and refresh_token are supported");
-		goto out;
-	}
+	grant = cp_form_get(&f, "grant_type");
 	rc = cp_ctx_login(req, &lg);
 	if (rc == CP_ERR_STORE) {
 		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
