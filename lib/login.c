@@ -16,12 +16,6 @@
 #define CP_LOGIN_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 enum cp_status
-cp_login_idp(struct cp_login *lg, struct cp_idp *idp)
-{
-	return cp_idp_discover(lg->cfg, lg->st, idp);
-}
-
-enum cp_status
 cp_login_seal(struct cp_login *lg, enum cp_seal_purpose purpose,
     json_object *obj, time_t expires, struct cp_buf *out,
     uint8_t id[CP_SEAL_ID_LEN])
@@ -106,84 +100,6 @@ cp_login_set(json_object *obj, const char *key, const char *value)
 		return CP_ERR_NOMEM;
 	}
 	return CP_OK;
-}
-
-enum cp_status
-cp_login_redirect(struct cp_req *req, int status, const char *location)
-{
-	enum cp_status rc;
-
-	if ((rc = cp_resp_header(req, "Location", location)) != CP_OK)
-		return rc;
-	return cp_resp_begin(req, status, NULL);
-}
-
-enum cp_status
-cp_login_redirect_error(struct cp_req *req, int status,
-    const char *redirect_uri, const char *error, const char *description,
-    const char *state)
-{
-	struct cp_oauth_param p[] = {
-		{ "error", error },
-		{ "error_description", description },
-		{ "state", state },
-		{ "iss", req->cfg->public_url },
-	};
-	struct cp_buf url;
-	enum cp_status rc;
-
-	cp_buf_init(&url, CP_MAX_REDIRECT);
-	rc = cp_oauth_redirect(&url, redirect_uri, p, sizeof(p) / sizeof(p[0]));
-	if (rc == CP_OK)
-		rc = cp_login_redirect(req, status, cp_buf_cstr(&url));
-	cp_buf_free(&url);
-	return rc;
-}
-
-enum cp_status
-cp_login_client_get(struct cp_login *lg, const char *client_id,
-    struct cp_login_client *c, char *why, size_t whylen)
-{
-	enum cp_cimd_source src = CP_CIMD_SRC_NONE;
-	const char *reason = NULL;
-	struct cp_buf hash;
-	enum cp_status rc;
-
-	memset(c, 0, sizeof(*c));
-	rc = cp_cimd_resolve(lg->cfg, lg->st, client_id, &c->doc, &src, &reason);
-	if (rc == CP_ERR_STORE || rc == CP_ERR_NOMEM)
-		return rc;
-	if (rc != CP_OK) {
-		cp_log(CP_LOG_INFO, "client %.200s refused: %s (%s)", client_id,
-		    reason ? reason : "-", cp_status_str(rc));
-		snprintf(why, whylen, "%s %.200s: %s.",
-		    rc == CP_ERR_DENIED ? "This server does not accept the application" :
-		    rc == CP_ERR_NOT_FOUND ? "The application's client metadata document is gone" :
-		    rc == CP_ERR_FETCH || rc == CP_ERR_TIMEOUT || rc == CP_ERR_UPSTREAM ?
-		    "The application's client metadata document could not be fetched" :
-		    "The application's client_id or client metadata document is not acceptable",
-		    client_id, reason ? reason : cp_status_str(rc));
-		return rc;
-	}
-	cp_log(CP_LOG_DEBUG, "client %.200s from %s", client_id, cp_cimd_source_str(src));
-	cp_buf_init(&hash, sizeof(c->doc_hash) - 1);
-	if ((rc = cp_b64url_encode(c->doc.hash, sizeof(c->doc.hash), &hash)) == CP_OK)
-		memcpy(c->doc_hash, hash.data, hash.len + 1);
-	cp_buf_free(&hash);
-	return rc;
-}
-
-void
-cp_login_client_free(struct cp_login_client *c)
-{
-	cp_cimd_doc_free(&c->doc);
-	memset(c, 0, sizeof(*c));
-}
-
-bool
-cp_login_redirect_ok(const struct cp_login_client *c, const char *redirect_uri)
-{
-	return cp_redirect_uri_match(&c->doc, redirect_uri);
 }
 
 enum cp_status

@@ -1,7 +1,10 @@
 /*
- * What the three login endpoints (/authorize, /callback, /token) share:
- * the IdP's discovery document and sealed envelopes whose plaintext is a
- * flat JSON object of strings.  The keys and store come from ctx.h.
+ * What the login handlers (/authorize, /callback, /token, and the
+ * session binding's) share: their lifetimes, sealed envelopes whose
+ * plaintext is a flat JSON object of strings, and the /authorize and
+ * /callback error pages.  The keys and store come from ctx.h, the
+ * client from client.h, redirects from redirect.h, the IdP legs from
+ * idp_login.h, the browser cookie from browser.h.
  */
 #ifndef CP_LOGIN_H
 #define CP_LOGIN_H
@@ -31,9 +34,6 @@
  * under consent = remember, stored by /token once the IdP accepted. */
 #define CP_CONSENT_REMEMBER_MARK "remember"
 
-/* cp_idp_discover through the login's store; the caller frees idp. */
-enum cp_status cp_login_idp(struct cp_login *lg, struct cp_idp *idp);
-
 /* Seals obj (a JSON object) for purpose until expires; appends the
  * envelope to out and its id to id (may be NULL). */
 enum cp_status cp_login_seal(struct cp_login *lg, enum cp_seal_purpose purpose,
@@ -50,38 +50,6 @@ size_t cp_login_sealed_len(json_object *obj);
 enum cp_status cp_login_open(struct cp_login *lg, enum cp_seal_purpose purpose,
     const char *envelope, time_t now, json_object **obj,
     uint8_t id[CP_SEAL_ID_LEN], time_t *expires);
-
-/* A client as /authorize and /callback need it: its checked document
- * and that document's hash as text (for remembered consent). */
-struct cp_login_client {
-	struct cp_cimd_doc doc;
-	char doc_hash[48];          /* base64url SHA-256 of the document */
-};
-
-/* Resolves client_id to its checked document (cimd.h: URL rules,
- * allowlist, cache, fetch, validation).  CP_ERR_STORE: the store failed
- * (503); any other failure writes into why a sentence for the user
- * saying what is wrong.  The caller frees c with cp_login_client_free,
- * also after a failure. */
-enum cp_status cp_login_client_get(struct cp_login *lg, const char *client_id,
-    struct cp_login_client *c, char *why, size_t whylen);
-void cp_login_client_free(struct cp_login_client *c);
-
-/* True when redirect_uri is registered in c's document (redirect.h:
- * exact, loopback ports floating; PROTOCOL.md 8.4). */
-bool cp_login_redirect_ok(const struct cp_login_client *c, const char *redirect_uri);
-
-/* Sends a redirect with status 302 (or 303 after a POST, RFC 9700
- * 4.12) to location, which the caller validated. */
-enum cp_status cp_login_redirect(struct cp_req *req, int status,
-    const char *location);
-
-/* Sends the client an authorization error response (RFC 6749 4.1.2.1)
- * at its trusted redirect_uri, with its state when it sent one and
- * iss = public_url (RFC 9207 2); description may be NULL. */
-enum cp_status cp_login_redirect_error(struct cp_req *req, int status,
-    const char *redirect_uri, const char *error, const char *description,
-    const char *state);
 
 /* The string member key of obj, or NULL when absent or not a string. */
 const char *cp_login_str(json_object *obj, const char *key);

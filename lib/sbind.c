@@ -11,7 +11,7 @@
 
 #include "agentcore.h"
 #include "binding.h"
-#include "consent.h"
+#include "browser.h"
 #include "form.h"
 #include "idp.h"
 #include "idp_login.h"
@@ -20,6 +20,7 @@
 #include "limits.h"
 #include "log.h"
 #include "login.h"
+#include "redirect.h"
 #include "response.h"
 #include "sbind.h"
 
@@ -202,7 +203,7 @@ cp_sbind_page_gone(struct cp_req *req, const char *why)
 enum cp_status
 cp_sbind_idp_or_page(struct cp_req *req, struct cp_login *lg, struct cp_idp *idp, bool *sent)
 {
-	enum cp_status rc = cp_login_idp(lg, idp);
+	enum cp_status rc = cp_idp_discover(lg->cfg, lg->st, idp);
 
 	*sent = rc != CP_OK;
 	if (rc == CP_ERR_STORE)
@@ -337,7 +338,7 @@ cp_sbind_to_idp(struct cp_req *req, struct cp_login *lg, const struct cp_idp *id
 	if (rc == CP_OK) {
 		cp_log(CP_LOG_INFO, "session %.*s: IdP login, attempt %d", CP_SB_LOG_URI,
 		    cp_sbind_log_uri(session_uri), attempt);
-		rc = cp_login_redirect(req, 302, cp_buf_cstr(&url));
+		rc = cp_redirect_send(req, 302, cp_buf_cstr(&url));
 	}
 out:
 	json_object_put(st);

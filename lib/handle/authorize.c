@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "handle.h"
+#include "client.h"
 #include "consent.h"
 #include "form.h"
 #include "idp_login.h"
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
+#include "redirect.h"
 #include "params.h"
 #include "response.h"
 
@@ -84,7 +86,7 @@ to_idp(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
 	a.resource = cp_login_str(areq, "resource");
 	rc = cp_idp_authz_url(cfg, idp, &a, &url);
 	if (rc == CP_OK)
-		rc = cp_login_redirect(req, status, cp_buf_cstr(&url));
+		rc = cp_redirect_send(req, status, cp_buf_cstr(&url));
 out:
 	json_object_put(st);
 	cp_buf_free(&state);
@@ -99,7 +101,7 @@ static enum cp_status
 discover(struct cp_req *req, struct cp_login *lg, struct cp_idp *idp,
     json_object *areq, int status, bool *sent)
 {
-	enum cp_status rc = cp_login_idp(lg, idp);
+	enum cp_status rc = cp_idp_discover(lg->cfg, lg->st, idp);
 
 	*sent = false;
 	if (rc == CP_OK || rc == CP_ERR_NOMEM)
@@ -108,7 +110,7 @@ discover(struct cp_req *req, struct cp_login *lg, struct cp_idp *idp,
 	if (rc == CP_ERR_STORE)
 		return cp_login_page_store(req);
 	cp_log(CP_LOG_ERROR, "IdP discovery failed: %s", cp_status_str(rc));
-	return cp_login_redirect_error(req, status, cp_login_str(areq, "redirect_uri"),
+	return cp_redirect_error(req, status, cp_login_str(areq, "redirect_uri"),
 	    "temporarily_unavailable", "the identity provider is unreachable",
 	    cp_login_str(areq, "state"));
 }
@@ -163,7 +165,7 @@ check_fits(struct cp_req *req, json_object *areq, bool *sent)
 	cp_log(CP_LOG_INFO, "authorize: request too long to seal (client %.200s): %s",
 	    cp_login_str(areq, "client_id"), why);
 	*sent = true;
-	rc = cp_login_redirect_error(req, 302, cp_login_str(areq, "redirect_uri"),
+	rc = cp_redirect_error(req, 302, cp_login_str(areq, "redirect_uri"),
 	    "invalid_request", why, state);
 out:
 	json_object_put(st);
@@ -188,7 +190,7 @@ idp_origin(const struct cp_idp *idp, char *out, size_t outlen)
 /* Shows the consent page carrying the request sealed for the form. */
 static enum cp_status
 ask(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
-    json_object *areq, const struct cp_login_client *c)
+    json_object *areq, const struct cp_client *c)
 {
 	struct cp_buf token;
 	struct cp_consent_view v;
@@ -309,7 +311,7 @@ static const struct cp_param_spec authorize_params[] = {
  */
 static enum cp_status
 check_request(struct cp_req *req, struct cp_login *lg, const struct cp_form *f,
-    const struct cp_login_client *c, const char *redirect_uri, json_object **areq)
+    const struct cp_client *c, const char *redirect_uri, json_object **areq)
 {
 	const struct cp_config *cfg = lg->cfg;
 	const char *state = cp_form_get(f, "state");
@@ -330,18 +332,18 @@ check_request(struct cp_req *req, struct cp_login *lg, const struct cp_form *f,
 		/* Too long to echo: answered without it. */
 		snprintf(why_state, sizeof(why_state), "state is too long (over %d characters)",
 		    CP_MAX_STATE);
-		rc = cp_login_redirect_error(req, 302, redirect_uri, "invalid_request",
+		rc = cp_redirect_error(req, 302, redirect_uri, "invalid_request",
 		    why_state, NULL);
 		goto out;
 	}
 	if (!cp_params_check(authorize_params, sizeof(authorize_params) /
 	    sizeof(authorize_params[0]), cfg, f, &fault)) {
-		rc = cp_login_redirect_error(req, 302, redirect_uri, cp_param_error(&fault),
+		rc = cp_redirect_error(req, 302, redirect_uri, cp_param_error(&fault),
 		    cp_param_why(&fault, why, sizeof(why)), state);
 		goto out;
 	}
 	if (cp_oauth_scope(cfg, cp_form_get(f, "scope"), &scope) != CP_OK) {
-		rc = cp_login_redirect_error(req, 302, redirect_uri, "invalid_scope",
+		rc = cp_redirect_error(req, 302, redirect_uri, "invalid_scope",
 		    "a requested scope is not offered by this server", state);
 		goto out;
 	}
@@ -370,7 +372,7 @@ authorize_get(struct cp_req *req)
 {
 	struct cp_form f;
 	struct cp_login *lg;
-	struct cp_login_client c;
+	struct cp_client c;
 	struct cp_idp idp;
 	struct cp_buf browser;
 	uint8_t bid[CP_BROWSER_ID_LEN];
@@ -402,7 +404,7 @@ authorize_get(struct cp_req *req)
 		    "itself with the URL of its client metadata document.");
 		goto out;
 	}
-	rc = cp_login_client_get(lg, client_id, &c, why, sizeof(why));
+	rc = cp_client_get(lg, client_id, &c, why, sizeof(why));
 	if (rc == CP_ERR_STORE) {
 		rc = cp_login_page_store(req);
 		goto out;
@@ -418,7 +420,7 @@ authorize_get(struct cp_req *req)
 		    "the result goes; ask its developer to send redirect_uri.");
 		goto out;
 	}
-	if (!cp_login_redirect_ok(&c, redirect_uri)) {
+	if (!cp_client_redirect_ok(&c, redirect_uri)) {
 		snprintf(why, sizeof(why), "The redirect_uri of this sign-in request is not "
 		    "listed in the application's client metadata document (%.200s), so the "
 		    "result will not be sent there. Ask the application's developer to "
@@ -443,7 +445,7 @@ authorize_get(struct cp_req *req)
 		rc = ask(req, lg, &idp, areq, &c);
 out:
 	json_object_put(areq);
-	cp_login_client_free(&c);
+	cp_client_free(&c);
 	cp_idp_free(&idp);
 	cp_buf_free(&browser);
 	cp_form_free(&f);
@@ -504,7 +506,7 @@ authorize_post(struct cp_req *req)
 		goto out;
 	}
 	if (strcmp(decision, "deny") == 0) {
-		rc = cp_login_redirect_error(req, 303, cp_login_str(areq, "redirect_uri"),
+		rc = cp_redirect_error(req, 303, cp_login_str(areq, "redirect_uri"),
 		    "access_denied", "the user denied the request", cp_login_str(areq, "state"));
 		goto out;
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "client.h"
 #include "consent.h"
 #include "form.h"
 #include "idp_login.h"
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
+#include "redirect.h"
 #include "response.h"
 
 /* An /callback failure before the client's redirect_uri is re-checked:
@@ -32,25 +34,25 @@ page_callback(struct cp_req *req, const char *text)
 static enum cp_status
 recheck_client(struct cp_req *req, struct cp_login *lg, json_object *st, bool *sent)
 {
-	struct cp_login_client c;
+	struct cp_client c;
 	char why[CP_MAX_WHY];
 	enum cp_status rc;
 
 	*sent = true;
 	memset(&c, 0, sizeof(c));
-	rc = cp_login_client_get(lg, cp_login_str(st, "client_id"), &c, why, sizeof(why));
+	rc = cp_client_get(lg, cp_login_str(st, "client_id"), &c, why, sizeof(why));
 	if (rc == CP_ERR_STORE)
 		rc = cp_login_page_store(req);
 	else if (rc == CP_ERR_NOMEM)
 		*sent = false;
 	else if (rc != CP_OK)
 		rc = page_callback(req, why);
-	else if (!cp_login_redirect_ok(&c, cp_login_str(st, "redirect_uri")))
+	else if (!cp_client_redirect_ok(&c, cp_login_str(st, "redirect_uri")))
 		rc = page_callback(req, "The application no longer lists this redirect_uri "
 		    "in its client metadata document.");
 	else
 		*sent = false;
-	cp_login_client_free(&c);
+	cp_client_free(&c);
 	return rc;
 }
 
@@ -103,7 +105,7 @@ issue_code(struct cp_req *req, struct cp_login *lg, json_object *st,
 		    sizeof(p) / sizeof(p[0]));
 	}
 	if (rc == CP_OK)
-		rc = cp_login_redirect(req, 302, cp_buf_cstr(&url));
+		rc = cp_redirect_send(req, 302, cp_buf_cstr(&url));
 out:
 	json_object_put(o);
 	cp_buf_wipe_free(&code);
@@ -175,7 +177,7 @@ cp_callback_handle(struct cp_req *req)
 		rc = cp_login_page_store(req);
 		goto out;
 	}
-	rc = cp_login_idp(lg, &idp);
+	rc = cp_idp_discover(lg->cfg, lg->st, &idp);
 	if (rc == CP_ERR_STORE) {
 		rc = cp_login_page_store(req);
 		goto out;
@@ -199,7 +201,7 @@ cp_callback_handle(struct cp_req *req)
 		if ((rc = cp_oauth_clean_description(&desc,
 		    cp_form_get(&f, "error_description"))) != CP_OK)
 			goto out;
-		rc = cp_login_redirect_error(req, 302, cp_login_str(st, "redirect_uri"),
+		rc = cp_redirect_error(req, 302, cp_login_str(st, "redirect_uri"),
 		    cp_oauth_authz_error(error), desc.len ? cp_buf_cstr(&desc) : NULL,
 		    cp_login_str(st, "state"));
 		goto out;

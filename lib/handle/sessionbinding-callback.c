@@ -14,7 +14,7 @@
 
 #include "agentcore.h"
 #include "binding.h"
-#include "consent.h"
+#include "browser.h"
 #include "endpoint.h"
 #include "form.h"
 #include "handle.h"

@@ -220,7 +220,7 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 
 	memset(&idp, 0, sizeof(idp));
 	cp_buf_init(&desc, CP_MAX_ERROR_DESC + 1);
-	rc = cp_login_idp(lg, &idp);
+	rc = cp_idp_discover(lg->cfg, lg->st, &idp);
 	if (rc == CP_ERR_STORE) {
 		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
 		goto out;
