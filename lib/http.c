@@ -180,6 +180,46 @@ sign(CURL *c, const struct cp_http_sigv4 *sig, struct curl_slist **hdrs,
 
 /* One transfer on a fresh easy handle: a handle per call keeps the
  * module free of shared state, so threaded endpoints may call it. */
+/* Sets the options of one transfer on c: url with protocols only, no
+ * redirects, the deadlines, TLS verified (tls_ca_file when set), hdrs,
+ * the callbacks into t and rq's body.  The first failure, or CURLE_OK. */
+static CURLcode
+set_options(CURL *c, const struct cp_config *cfg, const char *url,
+    const char *protocols, const struct request *rq, struct curl_slist *hdrs,
+    struct transfer *t)
+{
+	CURLcode cc = CURLE_OK;
+
+	CP_CURL_SET(cc, c, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	CP_CURL_SET(cc, c, CURLOPT_PROTOCOLS_STR, protocols);
+#else
+	CP_CURL_SET(cc, c, CURLOPT_PROTOCOLS, strcmp(protocols, "https") == 0 ?
+	    CURLPROTO_HTTPS : CURLPROTO_HTTP);
+#endif
+	CP_CURL_SET(cc, c, CURLOPT_NOSIGNAL, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_FOLLOWLOCATION, 0L);
+	CP_CURL_SET(cc, c, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
+	CP_CURL_SET(cc, c, CURLOPT_CONNECTTIMEOUT_MS, (long)CP_HTTP_CONNECT_MS);
+	CP_CURL_SET(cc, c, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)CP_HTTP_MAX_BODY);
+	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYPEER, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (cfg != NULL && cfg->tls_ca_file != NULL)
+		CP_CURL_SET(cc, c, CURLOPT_CAINFO, cfg->tls_ca_file);
+	CP_CURL_SET(cc, c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	CP_CURL_SET(cc, c, CURLOPT_HTTPHEADER, hdrs);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEFUNCTION, on_body);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEDATA, t);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERFUNCTION, on_header);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERDATA, t);
+	if (rq->body != NULL) {
+		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->len);
+		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDS, rq->body);
+	}
+	return cc;
+}
+
 static enum cp_status
 transfer(const struct cp_config *cfg, const char *url, const struct request *rq,
     struct cp_http_response *resp)
@@ -232,33 +272,7 @@ transfer(const struct cp_config *cfg, const char *url, const struct request *rq,
 	    &token_hdr)) != CP_OK)
 		goto out;
 
-	CP_CURL_SET(cc, c, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	CP_CURL_SET(cc, c, CURLOPT_PROTOCOLS_STR, protocols);
-#else
-	CP_CURL_SET(cc, c, CURLOPT_PROTOCOLS, strcmp(protocols, "https") == 0 ?
-	    CURLPROTO_HTTPS : CURLPROTO_HTTP);
-#endif
-	CP_CURL_SET(cc, c, CURLOPT_NOSIGNAL, 1L);
-	CP_CURL_SET(cc, c, CURLOPT_FOLLOWLOCATION, 0L);
-	CP_CURL_SET(cc, c, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
-	CP_CURL_SET(cc, c, CURLOPT_CONNECTTIMEOUT_MS, (long)CP_HTTP_CONNECT_MS);
-	CP_CURL_SET(cc, c, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)CP_HTTP_MAX_BODY);
-	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYPEER, 1L);
-	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (cfg != NULL && cfg->tls_ca_file != NULL)
-		CP_CURL_SET(cc, c, CURLOPT_CAINFO, cfg->tls_ca_file);
-	CP_CURL_SET(cc, c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	CP_CURL_SET(cc, c, CURLOPT_HTTPHEADER, hdrs);
-	CP_CURL_SET(cc, c, CURLOPT_WRITEFUNCTION, on_body);
-	CP_CURL_SET(cc, c, CURLOPT_WRITEDATA, &t);
-	CP_CURL_SET(cc, c, CURLOPT_HEADERFUNCTION, on_header);
-	CP_CURL_SET(cc, c, CURLOPT_HEADERDATA, &t);
-	if (rq->body != NULL) {
-		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->len);
-		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDS, rq->body);
-	}
+	cc = set_options(c, cfg, url, protocols, rq, hdrs, &t);
 	if (cc != CURLE_OK) {
 		rc = CP_ERR_INTERNAL;
 		goto out;

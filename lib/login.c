@@ -126,3 +126,18 @@ cp_login_page_bad_params(struct cp_req *req, enum cp_status rc)
 	    "The sign-in request is malformed (bad encoding or control characters). "
 	    "Start the sign-in again from your application.");
 }
+
+enum cp_status
+cp_login_begin(struct cp_req *req, struct cp_form *f, bool body,
+    struct cp_login **lg)
+{
+	enum cp_status rc;
+
+	*lg = NULL;
+	rc = body ? cp_req_body_form(req, f) : cp_req_query_form(req, f);
+	if (rc != CP_OK)
+		return rc == CP_ERR_NOMEM ? rc : cp_login_page_bad_params(req, rc);
+	if ((rc = cp_ctx_login(req, lg)) == CP_ERR_STORE)
+		return cp_login_page_store(req);
+	return rc;
+}

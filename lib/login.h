@@ -65,4 +65,13 @@ enum cp_status cp_login_page_store(struct cp_req *req);
  * bytes), or a form that did not arrive by the body deadline (408). */
 enum cp_status cp_login_page_bad_params(struct cp_req *req, enum cp_status rc);
 
+/* How /authorize and /callback start: the query (or, with body, the form
+ * body) into f, refused with cp_login_page_bad_params' page, then the
+ * request's keys and store (cp_login_page_store's 503 when the store is
+ * down).  CP_OK with *lg NULL when a page was sent; CP_OK with *lg set
+ * to go on; otherwise a failure with nothing sent (CP_ERR_NOMEM,
+ * cp_ctx_login's CP_ERR_CONFIG). */
+enum cp_status cp_login_begin(struct cp_req *req, struct cp_form *f, bool body,
+    struct cp_login **lg);
+
 #endif

@@ -386,16 +386,8 @@ authorize_get(struct cp_req *req)
 	memset(&c, 0, sizeof(c));
 	memset(&idp, 0, sizeof(idp));
 	cp_buf_init(&browser, 64);
-	if ((rc = cp_req_query_form(req, &f)) != CP_OK) {
-		if (rc != CP_ERR_NOMEM)
-			rc = cp_login_page_bad_params(req, rc);
+	if ((rc = cp_login_begin(req, &f, false, &lg)) != CP_OK || lg == NULL)
 		goto out;
-	}
-	if ((rc = cp_ctx_login(req, &lg)) != CP_OK) {
-		if (rc == CP_ERR_STORE)
-			rc = cp_login_page_store(req);
-		goto out;
-	}
 	/* RFC 6749 4.1.2.1: until redirect_uri is trusted, tell the user,
 	 * never redirect. */
 	if ((client_id = cp_form_get(&f, "client_id")) == NULL) {
@@ -467,16 +459,8 @@ authorize_post(struct cp_req *req)
 
 	memset(&f, 0, sizeof(f));
 	memset(&idp, 0, sizeof(idp));
-	if ((rc = cp_req_body_form(req, &f)) != CP_OK) {
-		if (rc != CP_ERR_NOMEM)
-			rc = cp_login_page_bad_params(req, rc);
+	if ((rc = cp_login_begin(req, &f, true, &lg)) != CP_OK || lg == NULL)
 		goto out;
-	}
-	if ((rc = cp_ctx_login(req, &lg)) != CP_OK) {
-		if (rc == CP_ERR_STORE)
-			rc = cp_login_page_store(req);
-		goto out;
-	}
 	token = cp_form_get(&f, "request");
 	decision = cp_form_get(&f, "decision");
 	if (token == NULL || decision == NULL ||

@@ -130,16 +130,8 @@ cp_callback_handle(struct cp_req *req)
 	memset(&f, 0, sizeof(f));
 	memset(&idp, 0, sizeof(idp));
 	cp_buf_init(&desc, CP_MAX_ERROR_DESC + 1);
-	if ((rc = cp_req_query_form(req, &f)) != CP_OK) {
-		if (rc != CP_ERR_NOMEM)
-			rc = cp_login_page_bad_params(req, rc);
+	if ((rc = cp_login_begin(req, &f, false, &lg)) != CP_OK || lg == NULL)
 		goto out;
-	}
-	if ((rc = cp_ctx_login(req, &lg)) != CP_OK) {
-		if (rc == CP_ERR_STORE)
-			rc = cp_login_page_store(req);
-		goto out;
-	}
 	if ((state = cp_form_get(&f, "state")) == NULL) {
 		rc = page_callback(req, "The identity provider's answer carries no state. "
 		    "Start the sign-in again from your application.");

@@ -26,13 +26,5 @@ cp_protected_resource_path(const struct cp_req *req)
 enum cp_status
 cp_protected_resource_handle(struct cp_req *req)
 {
-	json_object *doc;
-	enum cp_status rc;
-
-	if ((doc = cp_metadata_protected_resource(req->cfg)) == NULL)
-		return CP_ERR_NOMEM;
-	cp_resp_header(req, "Cache-Control", "public, max-age=300");
-	rc = cp_resp_json(req, 200, doc);
-	json_object_put(doc);
-	return rc;
+	return cp_resp_json_public(req, cp_metadata_protected_resource(req->cfg));
 }
