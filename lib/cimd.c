@@ -402,6 +402,8 @@ dup_into(char **dst, const char *s)
 	return (*dst = strdup(s)) == NULL ? CP_ERR_NOMEM : CP_OK;
 }
 
+/* A declared validation checklist (CIMD section 4): one check after the
+ * other, kept in one function on purpose, so over 100 lines. */
 enum cp_status
 cp_cimd_validate(const char *client_id, const char *body, size_t len,
     struct cp_cimd_doc *doc, const char **why)

@@ -231,3 +231,16 @@ cp_resp_page(struct cp_req *req, int status, const char *title, const char *text
 	cp_buf_free(&body);
 	return rc;
 }
+
+enum cp_status
+cp_resp_json_public(struct cp_req *req, json_object *doc)
+{
+	enum cp_status rc;
+
+	if (doc == NULL)
+		return CP_ERR_NOMEM;
+	cp_resp_header(req, "Cache-Control", "public, max-age=300");
+	rc = cp_resp_json(req, 200, doc);
+	json_object_put(doc);
+	return rc;
+}

@@ -50,4 +50,9 @@ enum cp_status cp_html_escape(struct cp_buf *b, const char *s);
 /* The reason phrase for an HTTP status. */
 const char *cp_http_reason(int status);
 
+/* Sends doc (which it puts; NULL means json-c ran out of memory:
+ * CP_ERR_NOMEM, nothing sent) as a 200 JSON answer that caches may keep
+ * for 5 minutes: the published metadata documents. */
+enum cp_status cp_resp_json_public(struct cp_req *req, json_object *doc);
+
 #endif

@@ -1,0 +1,16 @@
+/*
+ * GET /.well-known/oauth-authorization-server: RFC 8414 metadata.  The
+ * issuer has no path, so this is the only well-known location clients
+ * probe first (RFC 8414 section 3.1).
+ */
+#include "config.h"
+
+#include "handle.h"
+#include "metadata.h"
+#include "response.h"
+
+enum cp_status
+cp_authorization_server_handle(struct cp_req *req)
+{
+	return cp_resp_json_public(req, cp_metadata_authorization_server(req->cfg));
+}
