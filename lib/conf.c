@@ -33,6 +33,8 @@
 #define DEFAULT_HEARTBEAT       15
 #define MAX_STREAM_SECONDS      86400
 #define MAX_HEARTBEAT_SECONDS   300
+#define DEFAULT_STREAMS_PER_USER 16     /* max_streams_per_user */
+#define MAX_STREAMS             1000000 /* max_streams; 0 = sized from RLIMIT_NOFILE */
 
 /* A parse in progress: where we are, and the first error. */
 struct parse {
@@ -379,6 +381,8 @@ static const struct key keys[] = {
 	{ "log_level", ONE, false, check_log_level },
 	{ "stream_max_seconds", ONE, false, check_uint },
 	{ "heartbeat_seconds", ONE, false, check_uint },
+	{ "max_streams", ONE, false, check_uint },
+	{ "max_streams_per_user", ONE, false, check_uint },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -516,6 +520,19 @@ build(struct parse *p, struct raw *r, struct cp_config *cfg)
 	cfg->heartbeat_seconds = v ? (unsigned)strtoul(v, NULL, 10) : DEFAULT_HEARTBEAT;
 	if (cfg->heartbeat_seconds < 1 || cfg->heartbeat_seconds > MAX_HEARTBEAT_SECONDS) {
 		rc = fail(p, "heartbeat_seconds", "must be between 1 and %d", MAX_HEARTBEAT_SECONDS);
+		goto out;
+	}
+	v = raw_one(r, "max_streams");
+	cfg->max_streams = v ? (unsigned)strtoul(v, NULL, 10) : 0;
+	if (cfg->max_streams > MAX_STREAMS) {
+		rc = fail(p, "max_streams", "must be between 0 (sized from the open-files "
+		    "limit) and %d", MAX_STREAMS);
+		goto out;
+	}
+	v = raw_one(r, "max_streams_per_user");
+	cfg->max_streams_per_user = v ? (unsigned)strtoul(v, NULL, 10) : DEFAULT_STREAMS_PER_USER;
+	if (cfg->max_streams_per_user < 1 || cfg->max_streams_per_user > MAX_STREAMS) {
+		rc = fail(p, "max_streams_per_user", "must be between 1 and %d", MAX_STREAMS);
 		goto out;
 	}
 

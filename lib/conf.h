@@ -72,6 +72,8 @@ struct cp_config {
 	enum cp_log_level log_level;
 	unsigned stream_max_seconds;    /* cap on one relayed stream */
 	unsigned heartbeat_seconds;     /* SSE comment interval on idle streams */
+	unsigned max_streams;           /* per relay process; 0: from RLIMIT_NOFILE */
+	unsigned max_streams_per_user;
 
 	/* Derived. */
 	char *resource;             /* public_url + mcp_path: the MCP URL */

@@ -135,8 +135,9 @@ cp_endpoint_serve(const struct cp_endpoint *ep, struct cp_req *req)
 {
 	enum cp_status rc;
 
-	if (!config_ok) {
-		cp_log(CP_LOG_ERROR, "%s", config_err);
+	if (req->cfg == NULL) {
+		if (config_err[0] != '\0')
+			cp_log(CP_LOG_ERROR, "%s", config_err);
 		cp_resp_oauth_error(req, 500, "server_error",
 		    "cimd-proxy is misconfigured; the web server error log names the key to fix");
 		goto done;

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,18 @@
  * relay's own answers when the gateway gave nothing to pass on. */
 #define RELAY_ERROR_CODE    (-32603)
 
+/* One per thread (or per process under CGI and mod_fcgid).  The multi
+ * handle lets one wait cover both the gateway transfer and the client's
+ * connection (curl_multi_poll's extra fds), so a client that leaves is
+ * seen as soon as its server tells us, not at the next heartbeat. */
 struct cp_relay {
 	CURL *easy;             /* kept: its connection cache is the reuse */
+	CURLM *multi;
 };
+
+/* Set once by cp_relay_stop (SIGTERM): every transfer ends at its next
+ * wake-up, at most CP_RELAY_POLL_MS later. */
+static atomic_bool relay_stopping;
 
 /* Why a transfer was ended from our side. */
 enum relay_end {
@@ -40,7 +50,8 @@ enum relay_end {
 	END_BODY_SHORT,
 	END_BODY_TIMEOUT,
 	END_BAD_STATUS,
-	END_REFUSED             /* the caller's answer hook said no */
+	END_REFUSED,            /* the caller's answer hook said no */
+	END_STOPPING            /* the relay process is shutting down */
 };
 
 struct transfer {
@@ -65,6 +76,7 @@ struct transfer {
 	int client_fd;                  /* the web-server connection, or -1 */
 	short client_events;
 	long long start, last_poll, last_upstream, last_client;  /* ms */
+	long long client_quiet_until;   /* ms: client fd left out of the wait */
 	long long headers_limit, stream_limit;                     /* ms */
 	/* Where the SSE stream sent on to the client stands, so heartbeats
 	 * go only between lines, never inside one. */
@@ -96,8 +108,8 @@ cp_relay_new(struct cp_relay **out)
 	sigaction(SIGPIPE, &sa, NULL);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return CP_ERR_NOMEM;
-	if ((r->easy = curl_easy_init()) == NULL) {
-		free(r);
+	if ((r->easy = curl_easy_init()) == NULL || (r->multi = curl_multi_init()) == NULL) {
+		cp_relay_free(r);
 		return CP_ERR_NOMEM;
 	}
 	*out = r;
@@ -109,6 +121,7 @@ cp_relay_free(struct cp_relay *r)
 {
 	if (r == NULL)
 		return;
+	curl_multi_cleanup(r->multi);
 	curl_easy_cleanup(r->easy);
 	free(r);
 }
@@ -365,14 +378,23 @@ heartbeat(struct transfer *t, long long now)
 	    cp_req_flush(t->req) == CP_OK;
 }
 
-static int
-on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
+void
+cp_relay_stop(void)
 {
-	struct transfer *t = userdata;
+	atomic_store(&relay_stopping, true);
+}
+
+/* The deadlines, the client's connection and the heartbeat, checked on
+ * every wake-up of the transfer.  Returns 1 (and sets t->why) to end it. */
+static int
+check(struct transfer *t)
+{
 	long long now = now_ms();
 
-	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+	if (atomic_load(&relay_stopping)) {
+		t->why = END_STOPPING;
+		return 1;
+	}
 	if (now - t->start >= t->stream_limit) {
 		t->why = END_STREAM_MAX;
 		return 1;
@@ -398,6 +420,14 @@ on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 		return 1;
 	}
 	return 0;
+}
+
+static int
+on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+	return check(userdata);
 }
 
 static size_t
@@ -651,6 +681,9 @@ failure(const struct transfer *t, CURLcode cc, const char **message)
 	case END_BAD_STATUS:
 		*message = "the MCP gateway sent an invalid answer";
 		return 502;
+	case END_STOPPING:
+		*message = "the relay is restarting; try again";
+		return 503;
 	case END_REFUSED:
 		if (t->refused == CP_ERR_STORE) {
 			*message = "the proxy cannot reach its state store";
@@ -688,6 +721,7 @@ end_str(enum relay_end why)
 	case END_BODY_TIMEOUT: return "request body too slow";
 	case END_BAD_STATUS: return "invalid status";
 	case END_REFUSED: return "answer refused";
+	case END_STOPPING: return "relay stopping";
 	case END_NONE: break;
 	}
 	return "upstream transfer failed";
@@ -816,6 +850,60 @@ out:
 	return rc;
 }
 
+/*
+ * Runs the transfer set up on r->easy to its end.  Each wait covers the
+ * gateway's sockets and the client's connection: the web server closing
+ * that connection (a client reset under lighttpd) makes it readable, and
+ * the transfer ends at once.  Readable for any other reason (request
+ * body or records not read yet), the fd is left out of the wait for
+ * CP_RELAY_POLL_MS and check() polls it on that period instead.
+ */
+static CURLcode
+perform(struct cp_relay *r, struct transfer *t)
+{
+	struct curl_waitfd extra;
+	CURLMsg *msg;
+	CURLcode cc = CURLE_ABORTED_BY_CALLBACK;
+	int running = 1, left, waiting;
+	long long now;
+
+	if (curl_multi_add_handle(r->multi, r->easy) != CURLM_OK)
+		return CURLE_OUT_OF_MEMORY;
+	while (running) {
+		if (curl_multi_perform(r->multi, &running) != CURLM_OK) {
+			cc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (!running)
+			break;
+		if (check(t))
+			break;
+		now = now_ms();
+		waiting = t->client_fd >= 0 && t->client_events != 0 &&
+		    now >= t->client_quiet_until;
+		extra.fd = t->client_fd;
+		extra.events = CURL_WAIT_POLLIN;
+		extra.revents = 0;
+		if (curl_multi_poll(r->multi, waiting ? &extra : NULL, waiting ? 1 : 0,
+		    CP_RELAY_POLL_MS, NULL) != CURLM_OK) {
+			cc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (waiting && extra.revents != 0) {
+			if (client_gone(t)) {
+				t->why = END_CLIENT_GONE;
+				break;
+			}
+			t->client_quiet_until = now_ms() + CP_RELAY_POLL_MS;
+		}
+	}
+	while ((msg = curl_multi_info_read(r->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == r->easy)
+			cc = msg->data.result;
+	curl_multi_remove_handle(r->multi, r->easy);
+	return cc;
+}
+
 enum cp_status
 cp_relay_run(struct cp_relay *r, struct cp_req *req, const struct cp_relay_watch *watch)
 {
@@ -878,12 +966,18 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, const struct cp_relay_watch
 	default:
 		goto out;
 	}
-	cc = curl_easy_perform(r->easy);
+	if (t.body_whole && watch && watch->request &&
+	    (rc = watch->request(watch->arg, t.body.data ? t.body.data : "", t.body.len)) != CP_OK) {
+		if (rc == CP_ERR_LIMIT)
+			rc = cp_relay_error(req, 503, RELAY_ERROR_CODE, "too many open streams; retry later");
+		goto out;
+	}
+	cc = perform(r, &t);
 	if (t.began) {
 		if (cc == CURLE_OK)
 			cp_elicit_end(&t.scan);
-		else if (t.why == END_CLIENT_GONE)
-			cp_log(CP_LOG_INFO, "relay ended: client went away");
+		else if (t.why == END_CLIENT_GONE || t.why == END_STOPPING)
+			cp_log(CP_LOG_INFO, "relay ended: %s", end_str(t.why));
 		else
 			cp_log(t.why == END_STREAM_MAX ? CP_LOG_INFO : CP_LOG_WARN,
 			    "relay ended mid-answer: %s (%s)", end_str(t.why), curl_easy_strerror(cc));
