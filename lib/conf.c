@@ -30,7 +30,7 @@
 #define DEFAULT_USER_CLAIM      "sub"
 #define DEFAULT_STORE           "bdb:" CP_LOCALSTATEDIR "/lib/cimd-proxy"
 #define DEFAULT_STREAM_MAX      3600
-#define DEFAULT_HEARTBEAT       15
+#define DEFAULT_HEARTBEAT       10      /* see README "Running the relay" */
 #define MAX_STREAM_SECONDS      86400
 #define MAX_HEARTBEAT_SECONDS   300
 #define DEFAULT_STREAMS_PER_USER 16     /* max_streams_per_user */

@@ -496,8 +496,11 @@ begin(struct transfer *t)
 	t->began = true;
 	t->last_client = t->last_upstream;
 	/* An SSE answer may wait long for its first event; the client
-	 * should know the stream is open. */
-	if (rc == CP_OK && t->sse)
+	 * should know the stream is open.  A comment goes with the headers:
+	 * a web server that sends headers only with body bytes (Apache's
+	 * proxies) then sends them at once too. */
+	if (rc == CP_OK && t->sse && (rc = cp_req_write(t->req, CP_RELAY_OPENED,
+	    strlen(CP_RELAY_OPENED))) == CP_OK)
 		rc = cp_req_flush(t->req);
 	if (rc != CP_OK) {
 		t->why = END_CLIENT_GONE;

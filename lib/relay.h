@@ -45,6 +45,7 @@
 #define CP_RELAY_MAX_PASSED_HEADERS 32      /* Mcp-* request headers passed on */
 #define CP_RELAY_MAX_CONTENT_TYPE   256
 #define CP_RELAY_HEARTBEAT          ": keepalive\n"
+#define CP_RELAY_OPENED             ": stream\n\n"   /* first bytes of an SSE answer */
 
 struct cp_relay;
 

@@ -83,7 +83,7 @@ cp_relayd_default_max_streams(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
 		return 1000;
 	n = rl.rlim_cur > CP_RELAYD_FD_SLACK * 2 ? (rl.rlim_cur - CP_RELAYD_FD_SLACK) / 2 : 1;
-	return n > 1000000 ? 1000000 : (unsigned)n;
+	return n > CP_RELAYD_MAX_DEFAULT_STREAMS ? CP_RELAYD_MAX_DEFAULT_STREAMS : (unsigned)n;
 }
 
 static unsigned
@@ -202,11 +202,14 @@ conf_for(const char *path)
 		return NULL;
 	d.n_confs++;
 	c->ok = cp_conf_load(path, &c->cfg, c->err, sizeof(c->err)) == CP_OK;
+	/* The process's own file sets log_level, before any thread runs;
+	 * a weakening setting is logged whatever it says. */
 	if (c->ok && (warning = cp_conf_warning(&c->cfg)) != NULL) {
-		cp_log_set_level(CP_LOG_WARN);
-		cp_log(CP_LOG_WARN, "%s: %s", path, warning);
+		if (d.threads == 0)
+			cp_log_set_level(CP_LOG_WARN);
+		cp_log(d.threads == 0 ? CP_LOG_WARN : CP_LOG_ERROR, "%s: %s", path, warning);
 	}
-	if (c->ok)
+	if (c->ok && d.threads == 0)
 		cp_log_set_level(c->cfg.log_level);
 	return c;
 }

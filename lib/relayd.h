@@ -51,6 +51,9 @@
 #define CP_RELAYD_BACKLOG       4096    /* listen(2) backlog of --listen */
 #define CP_RELAYD_DRAIN_SECONDS 5       /* SIGTERM: wait this long for requests */
 #define CP_RELAYD_FD_SLACK      64      /* fds kept for the store, logs, listener */
+/* A thread is two mappings (stack, guard): vm.max_map_count (65530 by
+ * default) allows about 32,000 per process. */
+#define CP_RELAYD_MAX_DEFAULT_STREAMS 20000
 #define CP_RELAYD_MAX_CONFIGS   16      /* distinct CIMD_PROXY_CONF files */
 #define CP_RELAYD_MAX_USERS     65536   /* users tracked by the per-user cap */
 #define CP_RELAYD_LOG_SECONDS   60      /* a user's refusals logged once per */
@@ -76,7 +79,8 @@ void cp_relayd_stream_leave(const char *user_id);
 
 /* The default max_streams for this process: (RLIMIT_NOFILE soft limit -
  * CP_RELAYD_FD_SLACK) / 2, since a stream holds two descriptors (the web
- * server's connection and the gateway's). */
+ * server's connection and the gateway's), at most
+ * CP_RELAYD_MAX_DEFAULT_STREAMS. */
 unsigned cp_relayd_default_max_streams(void);
 
 #endif
