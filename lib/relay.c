@@ -853,6 +853,19 @@ out:
 	return rc;
 }
 
+/* Reads and drops a request body of at most CP_RELAY_INLINE_BODY bytes
+ * up to its end. */
+static void
+skip_body(struct cp_req *req)
+{
+	char chunk[1024];
+	size_t got, total = 0;
+
+	while (total <= CP_RELAY_INLINE_BODY &&
+	    cp_req_read(req, chunk, sizeof(chunk), &got) == CP_OK && got > 0)
+		total += got;
+}
+
 /*
  * Runs the transfer set up on r->easy to its end.  Each wait covers the
  * gateway's sockets and the client's connection: the web server closing
@@ -868,7 +881,7 @@ perform(struct cp_relay *r, struct transfer *t)
 	CURLMsg *msg;
 	CURLcode cc = CURLE_ABORTED_BY_CALLBACK;
 	int running = 1, left, waiting;
-	long long now;
+	long long now, wait;
 
 	if (curl_multi_add_handle(r->multi, r->easy) != CURLM_OK)
 		return CURLE_OUT_OF_MEMORY;
@@ -884,11 +897,19 @@ perform(struct cp_relay *r, struct transfer *t)
 		now = now_ms();
 		waiting = t->client_fd >= 0 && t->client_events != 0 &&
 		    now >= t->client_quiet_until;
+		/* An idle stream wakes once a second (deadlines, SIGTERM) or
+		 * for its heartbeat, not every poll period: thousands wait. */
+		wait = waiting ? CP_RELAY_WAIT_MS : CP_RELAY_POLL_MS;
+		if (t->began && t->sse && t->last_client + t->cfg->heartbeat_seconds * 1000LL -
+		    now < wait)
+			wait = t->last_client + t->cfg->heartbeat_seconds * 1000LL - now;
+		if (wait < 1)
+			wait = 1;
 		extra.fd = t->client_fd;
 		extra.events = CURL_WAIT_POLLIN;
 		extra.revents = 0;
 		if (curl_multi_poll(r->multi, waiting ? &extra : NULL, waiting ? 1 : 0,
-		    CP_RELAY_POLL_MS, NULL) != CURLM_OK) {
+		    (int)wait, NULL) != CURLM_OK) {
 			cc = CURLE_RECV_ERROR;
 			break;
 		}
@@ -949,6 +970,11 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, const struct cp_relay_watch
 		    !same_file(STDIN_FILENO, &st) ? POLLRDHUP : 0;
 	}
 
+	/* A GET or DELETE has no body, but its end (an empty FastCGI stdin
+	 * record) is still unread: read it, so that the connection becomes
+	 * readable again only when the server closes it (perform). */
+	if (req->fcgx && strcmp(req->method, "POST") != 0)
+		skip_body(req);
 	switch ((rc = setup(r, &t, &headers))) {
 	case CP_OK:
 		break;

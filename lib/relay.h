@@ -15,8 +15,10 @@
  * reuse the upstream connection and TLS session.  Relays on different
  * threads share nothing; the watch callbacks run on the relay's thread.
  *
- * Long streams (TEST-RIG G10): while a transfer runs, the web-server
- * connection is polled every CP_RELAY_POLL_MS and an idle SSE response
+ * Long streams (TEST-RIG G10): while a transfer runs, its wait covers the
+ * web-server connection (a close there ends it at once; when that fd is
+ * readable for another reason it is polled every CP_RELAY_POLL_MS
+ * instead) and an idle SSE response
  * gets a comment heartbeat every heartbeat_seconds; a client found gone
  * ends the upstream transfer at once.  No stream outlives
  * stream_max_seconds.
@@ -42,6 +44,7 @@
 #define CP_RELAY_HEADERS_SECONDS    120     /* the gateway must start its answer (504 after) */
 #define CP_RELAY_IDLE_SECONDS       120     /* a pause inside a non-SSE body */
 #define CP_RELAY_POLL_MS            250     /* how often the client connection is checked */
+#define CP_RELAY_WAIT_MS            1000    /* longest wait of an idle transfer */
 #define CP_RELAY_MAX_PASSED_HEADERS 32      /* Mcp-* request headers passed on */
 #define CP_RELAY_MAX_CONTENT_TYPE   256
 #define CP_RELAY_HEARTBEAT          ": keepalive\n"
@@ -50,7 +53,7 @@
 struct cp_relay;
 
 /* Ends every transfer in the process at its next wake-up (at most
- * CP_RELAY_POLL_MS later): a stream already begun ends cleanly, a
+ * CP_RELAY_WAIT_MS later): a stream already begun ends cleanly, a
  * request not yet answered gets 503.  Async-signal-safe. */
 void cp_relay_stop(void);
 

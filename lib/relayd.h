@@ -10,7 +10,7 @@
  * the thread's wait covers the gateway transfer and the client's
  * connection together (relay.c).  What an idle stream holds is its
  * thread's touched stack, its FCGX_Request buffers and one libcurl
- * transfer: about 40 KB (README BENCHMARKS).
+ * transfer with its connection; everything else is allocated per use.
  *
  * Threads are started as they are needed: CP_RELAYD_SPARE_THREADS wait
  * in accept, and when one takes a request another is started, up to
@@ -24,7 +24,7 @@
  * program runs as plain CGI: one request per process.
  *
  * SIGTERM or SIGINT: no more requests are taken, every open stream ends
- * cleanly within CP_RELAY_POLL_MS (its client sees the end of the
+ * cleanly within CP_RELAY_WAIT_MS (its client sees the end of the
  * response and reconnects), and the process exits once they are done,
  * at the latest after CP_RELAYD_DRAIN_SECONDS.  libfcgi's own handlers
  * would leave the process running (FCGX_Init installs them), so the

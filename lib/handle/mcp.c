@@ -113,6 +113,16 @@ unauthorized(struct cp_req *req, const char *error, const char *description)
 	return cp_resp_oauth_error(req, 401, "invalid_token", description);
 }
 
+/* The login state for the call's configuration, again: while the relay
+ * waited without the lock, another thread serving another configuration
+ * (one relay behind several vhosts) may have switched the process's keys
+ * and store to its own.  Called with cp_relayd_lock held. */
+static enum cp_status
+login_again(struct mcp_call *call)
+{
+	return cp_login_get(call->req->cfg, &call->lg);
+}
+
 static void
 on_elicitation(void *arg, const struct cp_elicitation *e)
 {
@@ -137,8 +147,9 @@ on_elicitation(void *arg, const struct cp_elicitation *e)
 	}
 	cp_buf_free(&host);
 	cp_relayd_lock();
-	rc = cp_binding_put(call->lg->st, call->lg->keys, e->session_uri, call->user_id,
-	    call->token.ptr, call->token.len, time(NULL), &refreshed);
+	if ((rc = login_again(call)) == CP_OK)
+		rc = cp_binding_put(call->lg->st, call->lg->keys, e->session_uri, call->user_id,
+		    call->token.ptr, call->token.len, time(NULL), &refreshed);
 	cp_relayd_unlock();
 	cp_sbind_user_hash(call->user_id, who);
 	switch (rc) {
@@ -173,8 +184,9 @@ on_answer(void *arg, int status, const char *session_id)
 	    (call->session_known && strcmp(session_id, call->session_id) == 0))
 		return CP_OK;
 	cp_relayd_lock();
-	rc = cp_mcpsession_claim(call->lg->st, call->lg->keys, session_id, call->user_id,
-	    time(NULL));
+	if ((rc = login_again(call)) == CP_OK)
+		rc = cp_mcpsession_claim(call->lg->st, call->lg->keys, session_id, call->user_id,
+		    time(NULL));
 	cp_relayd_unlock();
 	if (rc == CP_ERR_DENIED) {
 		cp_sbind_user_hash(call->user_id, who);

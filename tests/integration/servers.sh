@@ -292,27 +292,37 @@ srv_apache_run() {
 	return 1
 }
 
+# srv_apache_relay NAME CONF: starts the relay Apache NAME sends /mcp to
+# (the installed snippet's mod_proxy_fcgi), as systemd's
+# cimd-proxy-relay.service would, on NAME's own socket; its lines go to
+# NAME's error log.  Sets SRV_RELAY_CONF to the httpd.conf lines that
+# load the modules and point the snippet at the socket.  Call after
+# srv_prepare NAME, not in a subshell (the PID is remembered).
+srv_apache_relay() {
+	local name=$1 conf=$2 d=$SRV_ROOT/$1
+	srv_stop "${name}_relay"
+	srv_start "${name}_relay" "$d/log/error.log" env CIMD_PROXY_CONF="$conf" \
+		"$STAGE/libexec/cimd-proxy/mcp.fcgi" --listen "$d/sock/relay.sock"
+	SRV_RELAY_CONF="LoadModule proxy_module $SRV_APACHE_MODULES/mod_proxy.so
+LoadModule proxy_fcgi_module $SRV_APACHE_MODULES/mod_proxy_fcgi.so
+Define CIMD_PROXY_RELAY_SOCKET $d/sock/relay.sock"
+}
+
 # srv_apache_fcgid NAME CONF: the installed snippet inside a VirtualHost,
 # as the snippet's own comment tells operators to include it.
 srv_apache_fcgid() {
 	local name=$1 conf=$2 d=$SRV_ROOT/$1 port try
 	for try in 1 2 3; do
-		srv_stop "${name}_relay"
 		srv_prepare "$name"
 		mkdir -p "$d/fcgid"
-		# /mcp goes to the relay as a service (mod_proxy_fcgi); its
-		# log lines land in this server's error log.
-		srv_start "${name}_relay" "$d/log/error.log" env CIMD_PROXY_CONF="$conf" \
-			"$STAGE/libexec/cimd-proxy/mcp.fcgi" --listen "$d/sock/relay.sock"
 		port=$(srv_free_port) || return 1
 		srv_config_port "$conf" "$port"
+		srv_apache_relay "$name" "$conf"
 		{
 			srv_apache_base "$d" "$port"
 			cat <<EOF
 LoadModule fcgid_module $SRV_APACHE_MODULES/mod_fcgid.so
-LoadModule proxy_module $SRV_APACHE_MODULES/mod_proxy.so
-LoadModule proxy_fcgi_module $SRV_APACHE_MODULES/mod_proxy_fcgi.so
-Define CIMD_PROXY_RELAY_SOCKET $d/sock/relay.sock
+$SRV_RELAY_CONF
 FcgidIPCDir \${BASE}/fcgid
 FcgidProcessTableFile \${BASE}/fcgid/shm
 <VirtualHost 127.0.0.1:$port>
