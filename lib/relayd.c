@@ -15,21 +15,13 @@
 #include <fcgiapp.h>
 #include <gnutls/gnutls.h>
 
+#include "ctx.h"
 #include "log.h"
 #include "relay.h"
 #include "relayd.h"
 
 /* sd_listen_fds(3): the first socket systemd passes. */
 #define SD_LISTEN_FDS_START 3
-
-/* One configuration file, loaded on first use and kept until exit (a
- * request may hold it while another thread loads the next). */
-struct loaded_conf {
-	char *path;
-	struct cp_config cfg;
-	bool ok;
-	char err[1024];
-};
 
 /* A user with open streams (max_streams_per_user). */
 struct user_streams {
@@ -48,8 +40,6 @@ static struct {
 	unsigned threads, idle, busy, max_threads;
 	bool stopping;
 	pthread_cond_t drained;
-	struct loaded_conf confs[CP_RELAYD_MAX_CONFIGS];
-	size_t n_confs;
 	unsigned streams;               /* open streams, all users */
 	size_t n_users;
 	struct user_streams *users[USER_BUCKETS];
@@ -183,64 +173,31 @@ cp_relayd_stream_leave(const char *user_id)
 	pthread_mutex_unlock(&d.mu);
 }
 
-/* The configuration for path, loaded on first use (d.mu held). */
-static struct loaded_conf *
-conf_for(const char *path)
-{
-	struct loaded_conf *c;
-	const char *warning;
-	size_t i;
-
-	for (i = 0; i < d.n_confs; i++)
-		if (strcmp(d.confs[i].path, path) == 0)
-			return &d.confs[i];
-	if (d.n_confs == CP_RELAYD_MAX_CONFIGS)
-		return NULL;
-	c = &d.confs[d.n_confs];
-	memset(c, 0, sizeof(*c));
-	if ((c->path = strdup(path)) == NULL)
-		return NULL;
-	d.n_confs++;
-	c->ok = cp_conf_load(path, &c->cfg, c->err, sizeof(c->err)) == CP_OK;
-	/* The process's own file sets log_level, before any thread runs;
-	 * a weakening setting is logged whatever it says. */
-	if (c->ok && (warning = cp_conf_warning(&c->cfg)) != NULL) {
-		if (d.threads == 0)
-			cp_log_set_level(CP_LOG_WARN);
-		cp_log(d.threads == 0 ? CP_LOG_WARN : CP_LOG_ERROR, "%s: %s", path, warning);
-	}
-	if (c->ok && d.threads == 0)
-		cp_log_set_level(c->cfg.log_level);
-	return c;
-}
-
 /* Serves one accepted request; the configuration is the request's
  * CIMD_PROXY_CONF parameter (Apache's PassEnv), else the process's. */
 static void
 serve(FCGX_Request *fcgx)
 {
 	const char *path = FCGX_GetParam("CIMD_PROXY_CONF", fcgx->envp);
-	struct loaded_conf *c;
 	struct cp_req req;
+	enum cp_status rc;
 	bool stopping;
 
 	if (path == NULL || *path == '\0')
 		path = cp_conf_path();
 	pthread_mutex_lock(&d.mu);
-	c = conf_for(path);
 	stopping = d.stopping;
 	pthread_mutex_unlock(&d.mu);
-	if (cp_req_init(&req, fcgx, fcgx->envp, c && c->ok ? &c->cfg : NULL) != CP_OK) {
+	rc = cp_req_init(&req, fcgx, fcgx->envp, NULL);
+	(void)cp_ctx_begin(&req, path, req.ctx_err, sizeof(req.ctx_err));
+	if (rc != CP_OK) {
 		req.cfg = NULL;
 		cp_resp_oauth_error(&req, 400, "invalid_request", "malformed request line");
 	} else if (stopping) {
 		cp_resp_header(&req, "Retry-After", "1");
 		cp_relay_error(&req, 503, -32603, "the relay is restarting; try again");
-	} else {
-		if (req.cfg == NULL)
-			cp_log(CP_LOG_ERROR, "%s", c ? c->err : "too many configuration files");
+	} else
 		cp_endpoint_serve(d.ep, &req);
-	}
 	cp_req_free(&req);
 }
 
@@ -328,7 +285,7 @@ listen_socket(const char *listen_addr)
 }
 
 static int
-run(const char *listen_addr)
+run(const char *listen_addr, unsigned max_streams)
 {
 	struct timespec until;
 	sigset_t sigs;
@@ -348,8 +305,7 @@ run(const char *listen_addr)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	pthread_mutex_lock(&d.mu);
-	d.max_threads = max_streams_of(d.n_confs && d.confs[0].ok ? &d.confs[0].cfg : NULL) +
-	    CP_RELAYD_CALL_RESERVE;
+	d.max_threads = max_streams + CP_RELAYD_CALL_RESERVE;
 	while (d.threads < CP_RELAYD_SPARE_THREADS) {
 		unsigned before = d.threads;
 		spawn();
@@ -384,7 +340,10 @@ cp_relayd_main(int argc, char **argv, const struct cp_endpoint *ep)
 {
 	const char *listen_addr = NULL;
 	char *plain[] = { argv[0], NULL };
-	int i, status;
+	struct cp_config cfg;
+	char err[1024];
+	unsigned max_streams;
+	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
@@ -400,11 +359,14 @@ cp_relayd_main(int argc, char **argv, const struct cp_endpoint *ep)
 		return 1;
 	}
 	d.ep = ep;
-	pthread_mutex_lock(&d.mu);
-	conf_for(cp_conf_path());
-	pthread_mutex_unlock(&d.mu);
-	status = run(listen_addr);
-	/* Threads still waiting in accept end with the process; the
-	 * configurations they could reach stay allocated until then. */
-	return status;
+	/* The process's own file sizes the thread pool and sets log_level
+	 * before any thread runs; requests load theirs through ctx.h. */
+	if (cp_conf_load(cp_conf_path(), &cfg, err, sizeof(err)) == CP_OK) {
+		cp_log_set_level(cfg.log_level);
+		max_streams = max_streams_of(&cfg);
+		cp_conf_free(&cfg);
+	} else
+		max_streams = max_streams_of(NULL);
+	/* Threads still waiting in accept end with the process. */
+	return run(listen_addr, max_streams);
 }

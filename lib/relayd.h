@@ -54,7 +54,6 @@
 /* A thread is two mappings (stack, guard): vm.max_map_count (65530 by
  * default) allows about 32,000 per process. */
 #define CP_RELAYD_MAX_DEFAULT_STREAMS 20000
-#define CP_RELAYD_MAX_CONFIGS   16      /* distinct CIMD_PROXY_CONF files */
 #define CP_RELAYD_MAX_USERS     65536   /* users tracked by the per-user cap */
 #define CP_RELAYD_LOG_SECONDS   60      /* a user's refusals logged once per */
 

@@ -6,10 +6,12 @@
  * at AgentCore (lib/elicit.c, lib/binding.c).
  *
  * Runs on many threads at once (lib/relayd.h): each request has a relay
- * (libcurl handles) of its own while it runs, and everything the login endpoints share
- * (cp_login_get's keys and store, the bearer caches) is used under
- * cp_relayd_lock.  A standalone GET stream, and a 2026-07-28
- * subscriptions/listen POST, takes a max_streams slot; tool calls do not.
+ * (libcurl handles) of its own while it runs, and holds the keys and
+ * store it took with cp_ctx_login (ctx.h) until it ends.  The uses of
+ * the shared state (store, keys, bearer caches) are also serialised with
+ * cp_relayd_lock, never across a wait on the gateway or the client.  A
+ * standalone GET stream, and a 2026-07-28 subscriptions/listen POST,
+ * takes a max_streams slot; tool calls do not.
  */
 #include "config.h"
 
@@ -22,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "bearer.h"
+#include "ctx.h"
 #include "binding.h"
 #include "elicit.h"
 #include "endpoint.h"
@@ -113,16 +116,6 @@ unauthorized(struct cp_req *req, const char *error, const char *description)
 	return cp_resp_oauth_error(req, 401, "invalid_token", description);
 }
 
-/* The login state for the call's configuration, again: while the relay
- * waited without the lock, another thread serving another configuration
- * (one relay behind several vhosts) may have switched the process's keys
- * and store to its own.  Called with cp_relayd_lock held. */
-static enum cp_status
-login_again(struct mcp_call *call)
-{
-	return cp_login_get(call->req->cfg, &call->lg);
-}
-
 static void
 on_elicitation(void *arg, const struct cp_elicitation *e)
 {
@@ -147,9 +140,8 @@ on_elicitation(void *arg, const struct cp_elicitation *e)
 	}
 	cp_buf_free(&host);
 	cp_relayd_lock();
-	if ((rc = login_again(call)) == CP_OK)
-		rc = cp_binding_put(call->lg->st, call->lg->keys, e->session_uri, call->user_id,
-		    call->token.ptr, call->token.len, time(NULL), &refreshed);
+	rc = cp_binding_put(call->lg->st, call->lg->keys, e->session_uri, call->user_id,
+	    call->token.ptr, call->token.len, time(NULL), &refreshed);
 	cp_relayd_unlock();
 	cp_sbind_user_hash(call->user_id, who);
 	switch (rc) {
@@ -184,9 +176,8 @@ on_answer(void *arg, int status, const char *session_id)
 	    (call->session_known && strcmp(session_id, call->session_id) == 0))
 		return CP_OK;
 	cp_relayd_lock();
-	if ((rc = login_again(call)) == CP_OK)
-		rc = cp_mcpsession_claim(call->lg->st, call->lg->keys, session_id, call->user_id,
-		    time(NULL));
+	rc = cp_mcpsession_claim(call->lg->st, call->lg->keys, session_id, call->user_id,
+	    time(NULL));
 	cp_relayd_unlock();
 	if (rc == CP_ERR_DENIED) {
 		cp_sbind_user_hash(call->user_id, who);
@@ -311,7 +302,7 @@ handle(struct cp_req *req)
 	/* The login state (keys, store, token caches) is the process's:
 	 * one thread at a time, and never across the relay's waits. */
 	cp_relayd_lock();
-	if ((rc = cp_login_get(req->cfg, &call.lg)) != CP_OK) {
+	if ((rc = cp_ctx_login(req, &call.lg)) != CP_OK) {
 		cp_relayd_unlock();
 		if (rc == CP_ERR_STORE)
 			return cp_resp_oauth_error(req, 503, "temporarily_unavailable",
