@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "conf.h"
+#include "http.h"
 #include "limits.h"
 #include "log.h"
 #include "relay.h"
@@ -770,6 +771,7 @@ setup(struct cp_relay *r, struct transfer *t, struct curl_slist **headers)
 	bool post = strcmp(req->method, "POST") == 0;
 	struct curl_slist *h = NULL, *n;
 	CURL *c = r->easy;
+	CURLcode cc = CURLE_OK;
 	size_t off;
 	char *end;
 	enum cp_status rc;
@@ -813,37 +815,45 @@ setup(struct cp_relay *r, struct transfer *t, struct curl_slist **headers)
 	h = n;
 
 	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, cfg->gateway_url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)CP_RELAY_CONNECT_MS);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_URL, cfg->gateway_url);
+	CP_CURL_SET(cc, c, CURLOPT_PROTOCOLS_STR, "http,https");
+	CP_CURL_SET(cc, c, CURLOPT_FOLLOWLOCATION, 0L);
+	CP_CURL_SET(cc, c, CURLOPT_NOSIGNAL, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_CONNECTTIMEOUT_MS, (long)CP_RELAY_CONNECT_MS);
+	CP_CURL_SET(cc, c, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (cfg->tls_ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, cfg->tls_ca_file);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		CP_CURL_SET(cc, c, CURLOPT_CAINFO, cfg->tls_ca_file);
+	CP_CURL_SET(cc, c, CURLOPT_HTTPHEADER, h);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERFUNCTION, on_header);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERDATA, t);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEFUNCTION, on_body);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEDATA, t);
+	CP_CURL_SET(cc, c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	CP_CURL_SET(cc, c, CURLOPT_XFERINFODATA, t);
+	CP_CURL_SET(cc, c, CURLOPT_NOPROGRESS, 0L);
 	if (post && t->body_whole) {
 		/* Read whole by read_small_body; the buffer outlives the
 		 * transfer (freed by cp_relay_run). */
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body.len);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->body.len ? t->body.data : "");
+		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body.len);
+		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDS, t->body.len ? t->body.data : "");
 	} else if (post) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(c, CURLOPT_READDATA, t);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		CP_CURL_SET(cc, c, CURLOPT_POST, 1L);
+		CP_CURL_SET(cc, c, CURLOPT_READFUNCTION, on_read);
+		CP_CURL_SET(cc, c, CURLOPT_READDATA, t);
+		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDSIZE_LARGE,
 		    t->body_len_known ? (curl_off_t)t->body_left : (curl_off_t)-1);
 	} else if (strcmp(req->method, "DELETE") == 0)
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+		CP_CURL_SET(cc, c, CURLOPT_CUSTOMREQUEST, "DELETE");
 	else
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		CP_CURL_SET(cc, c, CURLOPT_HTTPGET, 1L);
+	/* A refused option is a libcurl without what we need (http, a
+	 * protocol list), not something a request can cause. */
+	if (cc != CURLE_OK) {
+		cp_log(CP_LOG_ERROR, "libcurl refused an option of the relay: %s",
+		    curl_easy_strerror(cc));
+		rc = CP_ERR_INTERNAL;
+		goto out;
+	}
 	*headers = h;
 	h = NULL;
 	rc = CP_OK;
@@ -1018,7 +1028,9 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, const struct cp_relay_watch
 	    end_str(t.why), curl_easy_strerror(cc));
 	rc = cp_relay_error(req, status, RELAY_ERROR_CODE, message);
 out:
-	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, NULL);
+	/* The handle outlives headers: it must not keep pointing at them. */
+	cc = CURLE_OK;
+	CP_CURL_SET(cc, r->easy, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
 	curl_slist_free_all(headers);
 	cp_elicit_free(&t.scan);
 	cp_buf_free(&t.content_type);
