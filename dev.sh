@@ -141,6 +141,15 @@ cmd_test() {
 		step "make check (sanitizers)" "$L/san-check.log" make -C "$B/sanitize" -j"$JOBS" check
 	fi
 
+	# The threaded relay under ThreadSanitizer: the relay suite only,
+	# whose server logs srv_sanitizer_check reads for its reports.
+	if step "configure (tsan)" "$L/tsan-configure.log" \
+		configure_in "$B/tsan" --enable-werror --enable-tsan &&
+	   step "make (tsan)" "$L/tsan-make.log" make -C "$B/tsan" -j"$JOBS" -s; then
+		step "make check (tsan, relay)" "$L/tsan-check.log" make -C "$B/tsan" check \
+			TESTS="tests/integration/relay.test"
+	fi
+
 	vg=$B/valgrind/vg-logs
 	if step "configure (valgrind)" "$L/vg-configure.log" \
 		configure_in "$B/valgrind" --enable-werror &&

@@ -31,9 +31,11 @@
 #define DEFAULT_USER_CLAIM      "sub"
 #define DEFAULT_STORE           "bdb:" CP_LOCALSTATEDIR "/lib/cimd-proxy"
 #define DEFAULT_STREAM_MAX      "3600"
-#define DEFAULT_HEARTBEAT       "15"
+#define DEFAULT_HEARTBEAT       "10"    /* see README "Running the relay" */
 #define MAX_STREAM_SECONDS      86400
 #define MAX_HEARTBEAT_SECONDS   300
+#define DEFAULT_STREAMS_PER_USER "16"   /* max_streams_per_user */
+#define MAX_STREAMS             1000000 /* max_streams; 0 = sized from RLIMIT_NOFILE */
 
 /* A parse in progress: where we are, and the first error. */
 struct parse {
@@ -367,7 +369,7 @@ ONE_OF(log_level, "error", "warn", "info", "debug")
  */
 enum type {
 	T_STR,          /* char *: the value, or a copy of the default */
-	T_UINT,         /* unsigned: a whole number from 1 to max */
+	T_UINT,         /* unsigned: a whole number from min to max */
 	T_ENUM,         /* an enum: the index of the value in words */
 	T_STORE,        /* store: kind in field2, the rest in field */
 	T_LIST,         /* struct cp_strlist: repeatable */
@@ -385,7 +387,7 @@ struct key {
 	size_t field;               /* offsetof(struct cp_config, ...) */
 	size_t field2;              /* T_STORE, T_PINS, T_CIDRS (above) */
 	const char *const *words;   /* T_ENUM */
-	unsigned max;               /* T_UINT */
+	unsigned min, max;          /* T_UINT */
 	const char *doc;
 };
 
@@ -393,15 +395,15 @@ struct key {
 #define OPTIONAL        false
 #define AT(f)           offsetof(struct cp_config, f)
 #define STR(k, req, def, check, doc) \
-	{ #k, T_STR, req, def, check, AT(k), 0, NULL, 0, doc }
-#define UINT(k, def, max, doc) \
-	{ #k, T_UINT, OPTIONAL, def, check_uint, AT(k), 0, NULL, max, doc }
+	{ #k, T_STR, req, def, check, AT(k), 0, NULL, 0, 0, doc }
+#define UINT(k, def, min, max, doc) \
+	{ #k, T_UINT, OPTIONAL, def, check_uint, AT(k), 0, NULL, min, max, doc }
 #define ENUM(k, def, doc) \
-	{ #k, T_ENUM, OPTIONAL, def, check_##k, AT(k), 0, k##_words, 0, doc }
+	{ #k, T_ENUM, OPTIONAL, def, check_##k, AT(k), 0, k##_words, 0, 0, doc }
 #define LIST(k, check, doc) \
-	{ #k, T_LIST, OPTIONAL, NULL, check, AT(k), 0, NULL, 0, doc }
+	{ #k, T_LIST, OPTIONAL, NULL, check, AT(k), 0, NULL, 0, 0, doc }
 #define ARRAY(k, type, check, doc) \
-	{ #k, type, OPTIONAL, NULL, check, AT(k), AT(k##_n), NULL, 0, doc }
+	{ #k, type, OPTIONAL, NULL, check, AT(k), AT(k##_n), NULL, 0, 0, doc }
 
 _Static_assert(sizeof(enum cp_consent) == sizeof(int) &&
     sizeof(enum cp_binding) == sizeof(int) &&
@@ -436,7 +438,7 @@ static const struct key keys[] = {
 	STR(key_file, REQUIRED, NULL, check_abs_path,
 	    "the file of sealing keys, newest first"),
 	{ "store", T_STORE, OPTIONAL, DEFAULT_STORE, check_store, AT(store_path),
-	    AT(store_kind), NULL, 0, "bdb:<directory> or postgresql:<conninfo>" },
+	    AT(store_kind), NULL, 0, 0, "bdb:<directory> or postgresql:<conninfo>" },
 	ENUM(binding, "agentcore",
 	    "agentcore (session binding) or off"),
 	STR(agentcore_region, OPTIONAL, NULL, check_region,
@@ -453,10 +455,14 @@ static const struct key keys[] = {
 	    "a browser origin allowed on /mcp and the metadata, or *"),
 	ENUM(log_level, "info",
 	    "error, warn, info or debug"),
-	UINT(stream_max_seconds, DEFAULT_STREAM_MAX, MAX_STREAM_SECONDS,
+	UINT(stream_max_seconds, DEFAULT_STREAM_MAX, 1, MAX_STREAM_SECONDS,
 	    "longest life of one relayed MCP stream"),
-	UINT(heartbeat_seconds, DEFAULT_HEARTBEAT, MAX_HEARTBEAT_SECONDS,
+	UINT(heartbeat_seconds, DEFAULT_HEARTBEAT, 1, MAX_HEARTBEAT_SECONDS,
 	    "interval of SSE heartbeats on idle streams"),
+	UINT(max_streams, "0", 0, MAX_STREAMS,
+	    "open MCP streams one relay process admits; 0: from RLIMIT_NOFILE"),
+	UINT(max_streams_per_user, DEFAULT_STREAMS_PER_USER, 1, MAX_STREAMS,
+	    "open MCP streams one user may hold in one relay process"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -537,8 +543,8 @@ convert(struct parse *p, const struct key *k, struct cp_strlist *raw,
 		break;
 	case T_UINT:
 		n = strtoul(v, NULL, 10);
-		if (n < 1 || n > k->max)
-			return fail(p, k->name, "must be between 1 and %u", k->max);
+		if (n < k->min || n > k->max)
+			return fail(p, k->name, "must be between %u and %u", k->min, k->max);
 		*FIELD(unsigned, cfg, k->field) = (unsigned)n;
 		break;
 	case T_ENUM:

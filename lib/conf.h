@@ -14,7 +14,7 @@
  *   1. add its field to struct cp_config below, named as the key (a
  *      T_PINS/T_CIDRS-style array also gets <key>_n);
  *   2. add one line to keys[] with the macro of its type, e.g.
- *        UINT(max_streams, "64", MAX_STREAMS, "open streams per process"),
+ *        UINT(max_streams_per_user, "16", 1, MAX_STREAMS, "open streams per user"),
  *        STR(idp_foo, OPTIONAL, NULL, check_visible, "what it is"),
  *        LIST(client_static, check_client_allow, "a client served from ..."),
  *        ENUM(name, "default", "doc") with ONE_OF(name, "a", "b") above it;
@@ -93,6 +93,8 @@ struct cp_config {
 	enum cp_log_level log_level;
 	unsigned stream_max_seconds;    /* cap on one relayed stream */
 	unsigned heartbeat_seconds;     /* SSE comment interval on idle streams */
+	unsigned max_streams;           /* per relay process; 0: from RLIMIT_NOFILE */
+	unsigned max_streams_per_user;
 
 	/* Derived. */
 	char *resource;             /* public_url + mcp_path: the MCP URL */

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,7 +10,9 @@
 #include "log.h"
 
 static const char *log_prog = "cimd-proxy";
-static enum cp_log_level log_level = CP_LOG_INFO;
+/* Atomic: a threaded program (the relay) reloads its configuration, and
+ * with it the level, while other threads log. */
+static atomic_int log_level = CP_LOG_INFO;
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 void
@@ -21,13 +24,13 @@ cp_log_init(const char *prog)
 void
 cp_log_set_level(enum cp_log_level level)
 {
-	log_level = level;
+	atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
 }
 
 bool
 cp_log_enabled(enum cp_log_level level)
 {
-	return level <= log_level;
+	return (int)level <= atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 int

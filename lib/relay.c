@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "conf.h"
+#include "http.h"
 #include "limits.h"
 #include "log.h"
 #include "relay.h"
@@ -25,9 +27,18 @@
  * relay's own answers when the gateway gave nothing to pass on. */
 #define RELAY_ERROR_CODE    (-32603)
 
+/* One per thread (or per process under CGI and mod_fcgid).  The multi
+ * handle lets one wait cover both the gateway transfer and the client's
+ * connection (curl_multi_poll's extra fds), so a client that leaves is
+ * seen as soon as its server tells us, not at the next heartbeat. */
 struct cp_relay {
 	CURL *easy;             /* kept: its connection cache is the reuse */
+	CURLM *multi;
 };
+
+/* Set once by cp_relay_stop (SIGTERM): every transfer ends at its next
+ * wake-up, at most CP_RELAY_POLL_MS later. */
+static atomic_bool relay_stopping;
 
 /* Why a transfer was ended from our side. */
 enum relay_end {
@@ -40,7 +51,8 @@ enum relay_end {
 	END_BODY_SHORT,
 	END_BODY_TIMEOUT,
 	END_BAD_STATUS,
-	END_REFUSED             /* the caller's answer hook said no */
+	END_REFUSED,            /* the caller's answer hook said no */
+	END_STOPPING            /* the relay process is shutting down */
 };
 
 struct transfer {
@@ -65,6 +77,7 @@ struct transfer {
 	int client_fd;                  /* the web-server connection, or -1 */
 	short client_events;
 	long long start, last_poll, last_upstream, last_client;  /* ms */
+	long long client_quiet_until;   /* ms: client fd left out of the wait */
 	long long headers_limit, stream_limit;                     /* ms */
 	/* Where the SSE stream sent on to the client stands, so heartbeats
 	 * go only between lines, never inside one. */
@@ -96,8 +109,8 @@ cp_relay_new(struct cp_relay **out)
 	sigaction(SIGPIPE, &sa, NULL);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return CP_ERR_NOMEM;
-	if ((r->easy = curl_easy_init()) == NULL) {
-		free(r);
+	if ((r->easy = curl_easy_init()) == NULL || (r->multi = curl_multi_init()) == NULL) {
+		cp_relay_free(r);
 		return CP_ERR_NOMEM;
 	}
 	*out = r;
@@ -109,6 +122,7 @@ cp_relay_free(struct cp_relay *r)
 {
 	if (r == NULL)
 		return;
+	curl_multi_cleanup(r->multi);
 	curl_easy_cleanup(r->easy);
 	free(r);
 }
@@ -365,14 +379,23 @@ heartbeat(struct transfer *t, long long now)
 	    cp_req_flush(t->req) == CP_OK;
 }
 
-static int
-on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
+void
+cp_relay_stop(void)
 {
-	struct transfer *t = userdata;
+	atomic_store(&relay_stopping, true);
+}
+
+/* The deadlines, the client's connection and the heartbeat, checked on
+ * every wake-up of the transfer.  Returns 1 (and sets t->why) to end it. */
+static int
+check(struct transfer *t)
+{
 	long long now = now_ms();
 
-	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+	if (atomic_load(&relay_stopping)) {
+		t->why = END_STOPPING;
+		return 1;
+	}
 	if (now - t->start >= t->stream_limit) {
 		t->why = END_STREAM_MAX;
 		return 1;
@@ -398,6 +421,14 @@ on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 		return 1;
 	}
 	return 0;
+}
+
+static int
+on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+	return check(userdata);
 }
 
 static size_t
@@ -466,8 +497,11 @@ begin(struct transfer *t)
 	t->began = true;
 	t->last_client = t->last_upstream;
 	/* An SSE answer may wait long for its first event; the client
-	 * should know the stream is open. */
-	if (rc == CP_OK && t->sse)
+	 * should know the stream is open.  A comment goes with the headers:
+	 * a web server that sends headers only with body bytes (Apache's
+	 * proxies) then sends them at once too. */
+	if (rc == CP_OK && t->sse && (rc = cp_req_write(t->req, CP_RELAY_OPENED,
+	    strlen(CP_RELAY_OPENED))) == CP_OK)
 		rc = cp_req_flush(t->req);
 	if (rc != CP_OK) {
 		t->why = END_CLIENT_GONE;
@@ -651,6 +685,9 @@ failure(const struct transfer *t, CURLcode cc, const char **message)
 	case END_BAD_STATUS:
 		*message = "the MCP gateway sent an invalid answer";
 		return 502;
+	case END_STOPPING:
+		*message = "the relay is restarting; try again";
+		return 503;
 	case END_REFUSED:
 		if (t->refused == CP_ERR_STORE) {
 			*message = "the proxy cannot reach its state store";
@@ -688,6 +725,7 @@ end_str(enum relay_end why)
 	case END_BODY_TIMEOUT: return "request body too slow";
 	case END_BAD_STATUS: return "invalid status";
 	case END_REFUSED: return "answer refused";
+	case END_STOPPING: return "relay stopping";
 	case END_NONE: break;
 	}
 	return "upstream transfer failed";
@@ -733,6 +771,7 @@ setup(struct cp_relay *r, struct transfer *t, struct curl_slist **headers)
 	bool post = strcmp(req->method, "POST") == 0;
 	struct curl_slist *h = NULL, *n;
 	CURL *c = r->easy;
+	CURLcode cc = CURLE_OK;
 	size_t off;
 	char *end;
 	enum cp_status rc;
@@ -776,37 +815,45 @@ setup(struct cp_relay *r, struct transfer *t, struct curl_slist **headers)
 	h = n;
 
 	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, cfg->gateway_url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)CP_RELAY_CONNECT_MS);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_URL, cfg->gateway_url);
+	CP_CURL_SET(cc, c, CURLOPT_PROTOCOLS_STR, "http,https");
+	CP_CURL_SET(cc, c, CURLOPT_FOLLOWLOCATION, 0L);
+	CP_CURL_SET(cc, c, CURLOPT_NOSIGNAL, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_CONNECTTIMEOUT_MS, (long)CP_RELAY_CONNECT_MS);
+	CP_CURL_SET(cc, c, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (cfg->tls_ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, cfg->tls_ca_file);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		CP_CURL_SET(cc, c, CURLOPT_CAINFO, cfg->tls_ca_file);
+	CP_CURL_SET(cc, c, CURLOPT_HTTPHEADER, h);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERFUNCTION, on_header);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERDATA, t);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEFUNCTION, on_body);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEDATA, t);
+	CP_CURL_SET(cc, c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	CP_CURL_SET(cc, c, CURLOPT_XFERINFODATA, t);
+	CP_CURL_SET(cc, c, CURLOPT_NOPROGRESS, 0L);
 	if (post && t->body_whole) {
 		/* Read whole by read_small_body; the buffer outlives the
 		 * transfer (freed by cp_relay_run). */
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body.len);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->body.len ? t->body.data : "");
+		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body.len);
+		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDS, t->body.len ? t->body.data : "");
 	} else if (post) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(c, CURLOPT_READDATA, t);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		CP_CURL_SET(cc, c, CURLOPT_POST, 1L);
+		CP_CURL_SET(cc, c, CURLOPT_READFUNCTION, on_read);
+		CP_CURL_SET(cc, c, CURLOPT_READDATA, t);
+		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDSIZE_LARGE,
 		    t->body_len_known ? (curl_off_t)t->body_left : (curl_off_t)-1);
 	} else if (strcmp(req->method, "DELETE") == 0)
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+		CP_CURL_SET(cc, c, CURLOPT_CUSTOMREQUEST, "DELETE");
 	else
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		CP_CURL_SET(cc, c, CURLOPT_HTTPGET, 1L);
+	/* A refused option is a libcurl without what we need (http, a
+	 * protocol list), not something a request can cause. */
+	if (cc != CURLE_OK) {
+		cp_log(CP_LOG_ERROR, "libcurl refused an option of the relay: %s",
+		    curl_easy_strerror(cc));
+		rc = CP_ERR_INTERNAL;
+		goto out;
+	}
 	*headers = h;
 	h = NULL;
 	rc = CP_OK;
@@ -814,6 +861,81 @@ out:
 	curl_slist_free_all(h);
 	cp_buf_free(&lines);
 	return rc;
+}
+
+/* Reads and drops a request body of at most CP_RELAY_INLINE_BODY bytes
+ * up to its end. */
+static void
+skip_body(struct cp_req *req)
+{
+	char chunk[1024];
+	size_t got, total = 0;
+
+	while (total <= CP_RELAY_INLINE_BODY &&
+	    cp_req_read(req, chunk, sizeof(chunk), &got) == CP_OK && got > 0)
+		total += got;
+}
+
+/*
+ * Runs the transfer set up on r->easy to its end.  Each wait covers the
+ * gateway's sockets and the client's connection: the web server closing
+ * that connection (a client reset under lighttpd) makes it readable, and
+ * the transfer ends at once.  Readable for any other reason (request
+ * body or records not read yet), the fd is left out of the wait for
+ * CP_RELAY_POLL_MS and check() polls it on that period instead.
+ */
+static CURLcode
+perform(struct cp_relay *r, struct transfer *t)
+{
+	struct curl_waitfd extra;
+	CURLMsg *msg;
+	CURLcode cc = CURLE_ABORTED_BY_CALLBACK;
+	int running = 1, left, waiting;
+	long long now, wait;
+
+	if (curl_multi_add_handle(r->multi, r->easy) != CURLM_OK)
+		return CURLE_OUT_OF_MEMORY;
+	while (running) {
+		if (curl_multi_perform(r->multi, &running) != CURLM_OK) {
+			cc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (!running)
+			break;
+		if (check(t))
+			break;
+		now = now_ms();
+		waiting = t->client_fd >= 0 && t->client_events != 0 &&
+		    now >= t->client_quiet_until;
+		/* An idle stream wakes once a second (deadlines, SIGTERM) or
+		 * for its heartbeat, not every poll period: thousands wait. */
+		wait = waiting ? CP_RELAY_WAIT_MS : CP_RELAY_POLL_MS;
+		if (t->began && t->sse && t->last_client + t->cfg->heartbeat_seconds * 1000LL -
+		    now < wait)
+			wait = t->last_client + t->cfg->heartbeat_seconds * 1000LL - now;
+		if (wait < 1)
+			wait = 1;
+		extra.fd = t->client_fd;
+		extra.events = CURL_WAIT_POLLIN;
+		extra.revents = 0;
+		if (curl_multi_poll(r->multi, waiting ? &extra : NULL, waiting ? 1 : 0,
+		    (int)wait, NULL) != CURLM_OK) {
+			cc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (waiting && extra.revents != 0) {
+			if (client_gone(t)) {
+				t->why = END_CLIENT_GONE;
+				break;
+			}
+			t->client_quiet_until = now_ms() + CP_RELAY_POLL_MS;
+		}
+	}
+	while ((msg = curl_multi_info_read(r->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == r->easy)
+			cc = msg->data.result;
+	curl_multi_remove_handle(r->multi, r->easy);
+	return cc;
 }
 
 enum cp_status
@@ -858,6 +980,11 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, const struct cp_relay_watch
 		    !same_file(STDIN_FILENO, &st) ? POLLRDHUP : 0;
 	}
 
+	/* A GET or DELETE has no body, but its end (an empty FastCGI stdin
+	 * record) is still unread: read it, so that the connection becomes
+	 * readable again only when the server closes it (perform). */
+	if (req->fcgx && strcmp(req->method, "POST") != 0)
+		skip_body(req);
 	switch ((rc = setup(r, &t, &headers))) {
 	case CP_OK:
 		break;
@@ -878,12 +1005,18 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, const struct cp_relay_watch
 	default:
 		goto out;
 	}
-	cc = curl_easy_perform(r->easy);
+	if (t.body_whole && watch && watch->request &&
+	    (rc = watch->request(watch->arg, t.body.data ? t.body.data : "", t.body.len)) != CP_OK) {
+		if (rc == CP_ERR_LIMIT)
+			rc = cp_relay_error(req, 503, RELAY_ERROR_CODE, "too many open streams; retry later");
+		goto out;
+	}
+	cc = perform(r, &t);
 	if (t.began) {
 		if (cc == CURLE_OK)
 			cp_elicit_end(&t.scan);
-		else if (t.why == END_CLIENT_GONE)
-			cp_log(CP_LOG_INFO, "relay ended: client went away");
+		else if (t.why == END_CLIENT_GONE || t.why == END_STOPPING)
+			cp_log(CP_LOG_INFO, "relay ended: %s", end_str(t.why));
 		else
 			cp_log(t.why == END_STREAM_MAX ? CP_LOG_INFO : CP_LOG_WARN,
 			    "relay ended mid-answer: %s (%s)", end_str(t.why), curl_easy_strerror(cc));
@@ -895,7 +1028,9 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, const struct cp_relay_watch
 	    end_str(t.why), curl_easy_strerror(cc));
 	rc = cp_relay_error(req, status, RELAY_ERROR_CODE, message);
 out:
-	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, NULL);
+	/* The handle outlives headers: it must not keep pointing at them. */
+	cc = CURLE_OK;
+	CP_CURL_SET(cc, r->easy, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
 	curl_slist_free_all(headers);
 	cp_elicit_free(&t.scan);
 	cp_buf_free(&t.content_type);

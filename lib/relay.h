@@ -10,11 +10,15 @@
  * fills and at its end).  Every chunk is also fed to the URL-elicitation
  * scanner (elicit.h) after it was forwarded.
  *
- * A relay holds one libcurl easy handle for the life of the process, so
- * consecutive requests reuse the upstream connection and TLS session.
+ * A relay holds one libcurl easy handle (and the multi handle it runs
+ * in) for the life of its thread, so consecutive requests on that thread
+ * reuse the upstream connection and TLS session.  Relays on different
+ * threads share nothing; the watch callbacks run on the relay's thread.
  *
- * Long streams (TEST-RIG G10): while a transfer runs, the web-server
- * connection is polled every CP_RELAY_POLL_MS and an idle SSE response
+ * Long streams (TEST-RIG G10): while a transfer runs, its wait covers the
+ * web-server connection (a close there ends it at once; when that fd is
+ * readable for another reason it is polled every CP_RELAY_POLL_MS
+ * instead) and an idle SSE response
  * gets a comment heartbeat every heartbeat_seconds; a client found gone
  * ends the upstream transfer at once.  No stream outlives
  * stream_max_seconds.
@@ -40,11 +44,18 @@
 #define CP_RELAY_HEADERS_SECONDS    120     /* the gateway must start its answer (504 after) */
 #define CP_RELAY_IDLE_SECONDS       120     /* a pause inside a non-SSE body */
 #define CP_RELAY_POLL_MS            250     /* how often the client connection is checked */
+#define CP_RELAY_WAIT_MS            1000    /* longest wait of an idle transfer */
 #define CP_RELAY_MAX_PASSED_HEADERS 32      /* Mcp-* request headers passed on */
 #define CP_RELAY_MAX_CONTENT_TYPE   256
 #define CP_RELAY_HEARTBEAT          ": keepalive\n"
+#define CP_RELAY_OPENED             ": stream\n\n"   /* first bytes of an SSE answer */
 
 struct cp_relay;
+
+/* Ends every transfer in the process at its next wake-up (at most
+ * CP_RELAY_WAIT_MS later): a stream already begun ends cleanly, a
+ * request not yet answered gets 503.  Async-signal-safe. */
+void cp_relay_stop(void);
 
 /* A relay for this process, with its libcurl handle; the caller frees it
  * with cp_relay_free.  CP_ERR_NOMEM when libcurl cannot make a handle. */
@@ -59,10 +70,16 @@ typedef enum cp_status cp_relay_answer_fn(void *arg, int status, const char *ses
 
 /* What the caller of cp_relay_run hears of the answer; any member may
  * be NULL. */
+/* A POST body read whole (CONTENT_LENGTH up to CP_RELAY_INLINE_BODY)
+ * before it goes upstream.  CP_ERR_LIMIT refuses it with 503 (the hook
+ * queues Retry-After); any other failure, 500. */
+typedef enum cp_status cp_relay_request_fn(void *arg, const char *body, size_t len);
+
 struct cp_relay_watch {
+	cp_relay_request_fn *request;
 	cp_relay_answer_fn *answer;
 	cp_elicit_found_fn *found;      /* each URL elicitation, once forwarded */
-	void *arg;                      /* passed to both */
+	void *arg;                      /* passed to each */
 };
 
 /* Relays req (already authorised by the caller) to req->cfg->gateway_url

@@ -116,7 +116,16 @@ apache_with() {         # apache_with NAME CONF EXTRA-CONFIG
 	} >"$d/httpd.conf"
 	srv_apache_run "$name" "$conf" "$port"
 }
+# /mcp goes to the relay as a service (mod_proxy_fcgi), started here as
+# systemd would; its log joins Apache's.
+mkdir -p "$SRV_ROOT/relay-aa"
+srv_own "$SRV_ROOT/relay-aa"
+srv_start aa_relay "$SRV_ROOT/relay-aa/stderr.log" env CIMD_PROXY_CONF="$conf_ap" \
+	"$STAGE/libexec/cimd-proxy/mcp.fcgi" --listen "$SRV_ROOT/relay-aa/relay.sock"
 apache_with aa "$conf_ap" "LoadModule fcgid_module $SRV_APACHE_MODULES/mod_fcgid.so
+LoadModule proxy_module $SRV_APACHE_MODULES/mod_proxy.so
+LoadModule proxy_fcgi_module $SRV_APACHE_MODULES/mod_proxy_fcgi.so
+Define CIMD_PROXY_RELAY_SOCKET $SRV_ROOT/relay-aa/relay.sock
 FcgidIPCDir $SRV_ROOT/aa/fcgid
 FcgidProcessTableFile $SRV_ROOT/aa/fcgid/shm
 FcgidSpawnScoreUpLimit 256
@@ -225,7 +234,7 @@ rss() {         # rss PARENT-PID: "count avg-KB max-KB" of its mcp.fcgi descenda
 	ps -o rss= -p "${kids# }" | awk '{n++; s += $1; if ($1 > m) m = $1} END {printf "%d %d %d", n, s / n, m}'
 }
 read -r la_n la_avg la_max <<<"$(rss "$la_pid")"
-read -r aa_n aa_avg aa_max <<<"$(rss "$aa_pid")"
+read -r aa_n aa_avg aa_max <<<"$(ps -o rss= -p "$aa_relay_pid" | awk '{printf "1 %d %d", $1, $1}')"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 echo "relay benchmark: wrk -t2 -c$CONNS -d${SECONDS_EACH}s, POST tools/call with a verified RS256 bearer; upstream nginx"

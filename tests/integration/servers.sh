@@ -292,6 +292,22 @@ srv_apache_run() {
 	return 1
 }
 
+# srv_apache_relay NAME CONF: starts the relay Apache NAME sends /mcp to
+# (the installed snippet's mod_proxy_fcgi), as systemd's
+# cimd-proxy-relay.service would, on NAME's own socket; its lines go to
+# NAME's error log.  Sets SRV_RELAY_CONF to the httpd.conf lines that
+# load the modules and point the snippet at the socket.  Call after
+# srv_prepare NAME, not in a subshell (the PID is remembered).
+srv_apache_relay() {
+	local name=$1 conf=$2 d=$SRV_ROOT/$1
+	srv_stop "${name}_relay"
+	srv_start "${name}_relay" "$d/log/error.log" env CIMD_PROXY_CONF="$conf" \
+		"$STAGE/libexec/cimd-proxy/mcp.fcgi" --listen "$d/sock/relay.sock"
+	SRV_RELAY_CONF="LoadModule proxy_module $SRV_APACHE_MODULES/mod_proxy.so
+LoadModule proxy_fcgi_module $SRV_APACHE_MODULES/mod_proxy_fcgi.so
+Define CIMD_PROXY_RELAY_SOCKET $d/sock/relay.sock"
+}
+
 # srv_apache_fcgid NAME CONF: the installed snippet inside a VirtualHost,
 # as the snippet's own comment tells operators to include it.
 srv_apache_fcgid() {
@@ -301,10 +317,12 @@ srv_apache_fcgid() {
 		mkdir -p "$d/fcgid"
 		port=$(srv_free_port) || return 1
 		srv_config_port "$conf" "$port"
+		srv_apache_relay "$name" "$conf"
 		{
 			srv_apache_base "$d" "$port"
 			cat <<EOF
 LoadModule fcgid_module $SRV_APACHE_MODULES/mod_fcgid.so
+$SRV_RELAY_CONF
 FcgidIPCDir \${BASE}/fcgid
 FcgidProcessTableFile \${BASE}/fcgid/shm
 <VirtualHost 127.0.0.1:$port>
@@ -399,6 +417,8 @@ srv_reap() {
 srv_stop() {
 	srv_signal "$1"
 	srv_reap "$1"
+	# An Apache's relay (srv_apache_fcgid) goes with it.
+	case $1 in *_relay) ;; *) srv_stop "$1_relay" ;; esac
 }
 
 # srv_stop_all: every server at once, so the slow Apache stops overlap.
@@ -428,9 +448,9 @@ srv_sanitizer_check() {
 	for f in "$SRV_ROOT"/*/log/*.log; do
 		[ -f "$f" ] || continue
 		n=$((n + 1))
-		grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$f" || continue
+		grep -Eq 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$f" || continue
 		bad="$bad ${f#"$SRV_ROOT"/}"
-		grep -E -A 8 'AddressSanitizer|LeakSanitizer|runtime error:' "$f" | head -n 40 | sed 's/^/#   /'
+		grep -E -A 8 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$f" | head -n 40 | sed 's/^/#   /'
 	done
 	if [ -z "$bad" ]; then ok 0 "no sanitizer report in the $n server logs"
 	else ok 1 "sanitizer reports in:$bad"; fi
