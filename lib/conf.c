@@ -33,6 +33,8 @@
 #define DEFAULT_HEARTBEAT       15
 #define MAX_STREAM_SECONDS      86400
 #define MAX_HEARTBEAT_SECONDS   300
+#define DEFAULT_REFRESH_GRACE   60
+#define MAX_REFRESH_GRACE       3600
 
 /* A parse in progress: where we are, and the first error. */
 struct parse {
@@ -379,6 +381,7 @@ static const struct key keys[] = {
 	{ "log_level", ONE, false, check_log_level },
 	{ "stream_max_seconds", ONE, false, check_uint },
 	{ "heartbeat_seconds", ONE, false, check_uint },
+	{ "refresh_grace_seconds", ONE, false, check_uint },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -516,6 +519,12 @@ build(struct parse *p, struct raw *r, struct cp_config *cfg)
 	cfg->heartbeat_seconds = v ? (unsigned)strtoul(v, NULL, 10) : DEFAULT_HEARTBEAT;
 	if (cfg->heartbeat_seconds < 1 || cfg->heartbeat_seconds > MAX_HEARTBEAT_SECONDS) {
 		rc = fail(p, "heartbeat_seconds", "must be between 1 and %d", MAX_HEARTBEAT_SECONDS);
+		goto out;
+	}
+	v = raw_one(r, "refresh_grace_seconds");
+	cfg->refresh_grace_seconds = v ? (unsigned)strtoul(v, NULL, 10) : DEFAULT_REFRESH_GRACE;
+	if (cfg->refresh_grace_seconds > MAX_REFRESH_GRACE) {
+		rc = fail(p, "refresh_grace_seconds", "must be between 0 and %d", MAX_REFRESH_GRACE);
 		goto out;
 	}
 

@@ -72,6 +72,7 @@ struct cp_config {
 	enum cp_log_level log_level;
 	unsigned stream_max_seconds;    /* cap on one relayed stream */
 	unsigned heartbeat_seconds;     /* SSE comment interval on idle streams */
+	unsigned refresh_grace_seconds; /* a refresh envelope's repeat window (refresh.h) */
 
 	/* Derived. */
 	char *resource;             /* public_url + mcp_path: the MCP URL */

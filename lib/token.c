@@ -12,6 +12,7 @@
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
+#include "refresh.h"
 #include "response.h"
 #include "token.h"
 
@@ -247,7 +248,9 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 		if ((rc = cp_oauth_clean_description(&desc,
 		    cp_login_str(body, "error_description"))) != CP_OK)
 			goto out;
-		rc = fail(req, 400, cp_oauth_token_error(cp_login_str(body, "error")),
+		rc = fail(req, 400, g->code == NULL ?
+		    cp_refresh_idp_error(cp_login_str(body, "error")) :
+		    cp_oauth_token_error(cp_login_str(body, "error")),
 		    desc.len ? cp_buf_cstr(&desc) : NULL);
 		goto out;
 	}
@@ -391,6 +394,9 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	struct grant_info g;
 	json_object *env = NULL;
 	struct cp_buf form, scopes;
+	struct cp_refresh rf = { .claimed = 0 };
+	uint8_t id[CP_SEAL_ID_LEN];
+	time_t expires;
 	enum cp_status rc;
 
 	cp_buf_init(&form, CP_MAX_IDP_FORM);
@@ -399,7 +405,7 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		rc = fail_missing(req, rt == NULL ? "refresh_token" : "client_id");
 		goto out;
 	}
-	rc = cp_login_open(lg, CP_SEAL_REFRESH, rt, time(NULL), &env, NULL, NULL);
+	rc = cp_login_open(lg, CP_SEAL_REFRESH, rt, time(NULL), &env, id, &expires);
 	if (rc != CP_OK) {
 		rc = fail_open(req, rc, "refresh token");
 		goto out;
@@ -450,8 +456,16 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
 	    (rc = cp_form_add(&form, "scope", scope)) != CP_OK)
 		goto out;
+	/* refresh.h: one IdP call per envelope; repeats within
+	 * refresh_grace_seconds get its answer, later ones revoke. */
+	rc = cp_refresh_begin(req, lg, id, expires, client_id, &rf);
+	if (rc == CP_OK && rf.reused && grant != NULL && grant_revoke(lg, grant) != CP_OK)
+		cp_log(CP_LOG_ERROR, "could not revoke the grant of a reused refresh token");
+	if (rc != CP_OK || rf.answered)
+		goto out;
 	rc = forward(req, lg, client_id, &g, &form);
 out:
+	cp_refresh_finish(req, lg, &rf);
 	json_object_put(env);
 	cp_buf_wipe_free(&form);
 	cp_buf_free(&scopes);
