@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "client_static.h"
 #include "conf.h"
 #include "limits.h"
 #include "url.h"
@@ -375,6 +376,7 @@ static const struct key keys[] = {
 	{ "agentcore_region", ONE, false, check_region },
 	{ "agentcore_endpoint", ONE, false, check_endpoint },
 	{ "elicitation_host", LIST, false, check_authority },
+	{ "client_static", LIST, false, cp_client_static_check },
 	{ "tls_ca_file", ONE, false, check_abs_path },
 	{ "fetch_allow_private", LIST, false, check_cidr },
 	{ "cors_allow_origin", LIST, false, check_origin },
@@ -561,6 +563,9 @@ build(struct parse *p, struct raw *r, struct cp_config *cfg)
 			memset(l, 0, sizeof(*l));
 		} else if (strcmp(keys[i].name, "elicitation_host") == 0) {
 			cfg->elicitation_host = *l;
+			memset(l, 0, sizeof(*l));
+		} else if (strcmp(keys[i].name, "client_static") == 0) {
+			cfg->client_static = *l;
 			memset(l, 0, sizeof(*l));
 		} else if (strcmp(keys[i].name, "client_pin") == 0 && l->n) {
 			if ((cfg->client_pin = calloc(l->n, sizeof(*cfg->client_pin))) == NULL)
@@ -786,6 +791,7 @@ cp_conf_free(struct cp_config *cfg)
 	free(cfg->agentcore_region);
 	free(cfg->agentcore_endpoint);
 	strlist_free(&cfg->elicitation_host);
+	strlist_free(&cfg->client_static);
 	free(cfg->tls_ca_file);
 	free(cfg->fetch_allow_private);
 	strlist_free(&cfg->cors_allow_origin);

@@ -65,6 +65,7 @@ struct cp_config {
 	char *agentcore_region;
 	char *agentcore_endpoint;   /* derived from the region when unset */
 	struct cp_strlist elicitation_host;     /* more hosts elicitation URLs may name */
+	struct cp_strlist client_static;        /* "<client_id> <redirect_uri>..." (client_static.h) */
 	char *tls_ca_file;          /* NULL: system bundle */
 	struct cp_cidr *fetch_allow_private;
 	size_t fetch_allow_private_n;
