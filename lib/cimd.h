@@ -120,16 +120,20 @@ const char *cp_cimd_display_name(const struct cp_cimd_doc *doc);
 long cp_cimd_cache_ttl(const char *cache_control, const char *expires,
     time_t now, bool *no_store);
 
-/* The whole client check /authorize and /callback need: cp_client_id_check,
- * cp_client_allowed, then the store's fresh copy, else a fetch
- * (fetch.h) + cp_cimd_validate + caching, else, on a transport-type
- * failure only, the last good copy or the client_pin file.  A 404/410 or
- * an invalid document evicts both cached copies.  st may be NULL (no
- * caching, no last good copy).  Fills *doc (caller frees) and *source;
- * *why (may be NULL) gets a static phrase on failure.  Returns CP_OK or
+/* The whole client check /authorize and /callback need: a client_static
+ * entry (client_static.h), else cp_client_id_check, cp_client_allowed,
+ * then the store's fresh copy, else a failure remembered within
+ * CP_CIMD_NEGATIVE_TTL, else a fetch (fetch.h; one process per URL at a
+ * time, CP_CIMD_HOST_FETCHES_PER_MINUTE per host) + cp_cimd_validate +
+ * caching, else, on a transport-type failure only, the last good copy or
+ * the client_pin file.  A 404/410 or an invalid document evicts both
+ * cached copies.  st may be NULL (no caching, no last good copy, no
+ * bounds).  Fills *doc (caller frees) and *source; *why (may be NULL)
+ * gets a phrase on failure, valid until the next call.  Returns CP_OK or
  * the failing step's status: CP_ERR_DENIED (allowlist, SSRF rule),
- * CP_ERR_NOT_FOUND (404/410), CP_ERR_FETCH / CP_ERR_TIMEOUT /
- * CP_ERR_UPSTREAM / CP_ERR_LIMIT (fetch), the validation statuses. */
+ * CP_ERR_NOT_FOUND (404/410), CP_ERR_FETCH / CP_ERR_TIMEOUT (the host
+ * did not answer usably: cp_cimd_failure_transient), CP_ERR_UPSTREAM /
+ * CP_ERR_LIMIT (it answered what we refuse), the validation statuses. */
 enum cp_status cp_cimd_resolve(const struct cp_config *cfg,
     struct cp_store *st, const char *client_id, struct cp_cimd_doc *doc,
     enum cp_cimd_source *source, const char **why);
