@@ -325,20 +325,28 @@ fetch_turn(struct cp_store *st, const char *client_id, const char *key, size_t k
 {
 	time_t deadline = time(NULL) + CP_CIMD_FETCH_WAIT_SECONDS;
 	enum cp_status r;
+	bool answered;
 
 	for (;;) {
 		r = cp_store_add(st, CP_NS_RATE, key, klen, "1", 1,
 		    time(NULL) + CP_CIMD_FETCH_WAIT_SECONDS);
-		if (r == CP_OK)
-			return TURN_OURS;
-		if (r != CP_ERR_REPLAY)
+		if (r != CP_OK && r != CP_ERR_REPLAY)
 			return TURN_UNLOCKED;
-		if (from_cache(st, client_id, doc)) {
+		/* Looked at after each try, a taken lock included: the holder
+		 * stores its result before it lets the lock go, so a result
+		 * is never missed between a look and a try. */
+		answered = from_cache(st, client_id, doc);
+		if (answered)
 			*rc = CP_OK;
+		else
+			answered = recall_failure(st, client_id, rc, why) == CP_OK;
+		if (answered) {
+			if (r == CP_OK && cp_store_del(st, CP_NS_RATE, key, klen) != CP_OK)
+				cp_log(CP_LOG_WARN, "could not release the fetch lock of %s", client_id);
 			return TURN_ANSWERED;
 		}
-		if (recall_failure(st, client_id, rc, why) == CP_OK)
-			return TURN_ANSWERED;
+		if (r == CP_OK)
+			return TURN_OURS;
 		if (time(NULL) >= deadline) {
 			cp_log(CP_LOG_WARN, "client document %s: another fetch did not finish "
 			    "in %d s; fetching", client_id, CP_CIMD_FETCH_WAIT_SECONDS);
