@@ -682,6 +682,8 @@ cp_cimd_source_str(enum cp_cimd_source src)
 		return "last-good";
 	case CP_CIMD_SRC_PIN:
 		return "pin";
+	case CP_CIMD_SRC_STATIC:
+		return "static";
 	case CP_CIMD_SRC_NONE:
 		break;
 	}

@@ -34,6 +34,20 @@ struct cp_store;
 #define CP_CIMD_TTL_DEFAULT         600
 #define CP_CIMD_GOOD_TTL            (30 * 86400)
 
+/* Bounds on fetching (PROTOCOL.md 5.10, 7.3).  A failed resolution is
+ * remembered NEGATIVE_TTL seconds and answered from the store meanwhile;
+ * one client host gets at most HOST_FETCHES_PER_MINUTE fetches a minute
+ * from this store's processes; one URL is fetched by one process at a
+ * time, the others wait up to FETCH_WAIT_SECONDS for its result. */
+#define CP_CIMD_NEGATIVE_TTL        15
+#define CP_CIMD_HOST_FETCHES_PER_MINUTE 30
+#define CP_CIMD_FETCH_WAIT_SECONDS  7
+#define CP_CIMD_FETCH_POLL_MS       100
+#define CP_CIMD_MAX_WHY             256
+/* How long a page that says the client's server did not answer asks the
+ * user's browser to wait (Retry-After). */
+#define CP_CIMD_RETRY_AFTER         CP_CIMD_NEGATIVE_TTL
+
 /* A validated client document.  Every string is owned by the struct and
  * freed by cp_cimd_doc_free; optional members are NULL when absent. */
 struct cp_cimd_doc {
@@ -45,6 +59,7 @@ struct cp_cimd_doc {
 	char **redirect_uris;       /* 1..CP_CIMD_MAX_REDIRECT_URIS entries */
 	size_t redirect_uris_n;
 	bool loopback_only;         /* every redirect URI is http loopback */
+	bool operator_registered;   /* client_static, not a document (client_static.h) */
 	unsigned char hash[CP_CIMD_HASH_LEN];   /* SHA-256 of the body bytes */
 };
 
@@ -55,7 +70,8 @@ enum cp_cimd_source {
 	CP_CIMD_SRC_FETCH,          /* fetched now (and cached if allowed) */
 	CP_CIMD_SRC_FETCH_NOSTORE,  /* fetched now, no-store: this request only */
 	CP_CIMD_SRC_LAST_GOOD,      /* transport failure: last good copy */
-	CP_CIMD_SRC_PIN             /* transport failure: operator's client_pin */
+	CP_CIMD_SRC_PIN,            /* transport failure: operator's client_pin */
+	CP_CIMD_SRC_STATIC          /* an operator-registered client_static */
 };
 
 /* Checks client_id[0..len) against the URL rules of CIMD section 3 and
@@ -104,19 +120,35 @@ const char *cp_cimd_display_name(const struct cp_cimd_doc *doc);
 long cp_cimd_cache_ttl(const char *cache_control, const char *expires,
     time_t now, bool *no_store);
 
-/* The whole client check /authorize and /callback need: cp_client_id_check,
- * cp_client_allowed, then the store's fresh copy, else a fetch
- * (fetch.h) + cp_cimd_validate + caching, else, on a transport-type
- * failure only, the last good copy or the client_pin file.  A 404/410 or
- * an invalid document evicts both cached copies.  st may be NULL (no
- * caching, no last good copy).  Fills *doc (caller frees) and *source;
- * *why (may be NULL) gets a static phrase on failure.  Returns CP_OK or
+/* The whole client check /authorize and /callback need: a client_static
+ * entry (client_static.h), else cp_client_id_check, cp_client_allowed,
+ * then the store's fresh copy, else a failure remembered within
+ * CP_CIMD_NEGATIVE_TTL, else a fetch (fetch.h; one process per URL at a
+ * time, CP_CIMD_HOST_FETCHES_PER_MINUTE per host) + cp_cimd_validate +
+ * caching, else, on a transport-type failure only, the last good copy or
+ * the client_pin file.  A 404/410 or an invalid document evicts both
+ * cached copies.  st may be NULL (no caching, no last good copy, no
+ * bounds).  Fills *doc (caller frees) and *source; *why (may be NULL)
+ * gets a phrase on failure, valid until the next call.  Returns CP_OK or
  * the failing step's status: CP_ERR_DENIED (allowlist, SSRF rule),
- * CP_ERR_NOT_FOUND (404/410), CP_ERR_FETCH / CP_ERR_TIMEOUT /
- * CP_ERR_UPSTREAM / CP_ERR_LIMIT (fetch), the validation statuses. */
+ * CP_ERR_NOT_FOUND (404/410), CP_ERR_FETCH / CP_ERR_TIMEOUT (the host
+ * did not answer usably: cp_cimd_failure_transient), CP_ERR_UPSTREAM /
+ * CP_ERR_LIMIT (it answered what we refuse), the validation statuses. */
 enum cp_status cp_cimd_resolve(const struct cp_config *cfg,
     struct cp_store *st, const char *client_id, struct cp_cimd_doc *doc,
     enum cp_cimd_source *source, const char **why);
+
+/* True when a cp_cimd_resolve failure rc means the client's server did
+ * not answer usably (network, TLS, deadline, an answer other than 200 or
+ * 404/410, our per-host limit) rather than that the client is refused
+ * or its document invalid. */
+bool cp_cimd_failure_transient(enum cp_status rc);
+
+/* Forgets the remembered failure of client_id and its host's fetch count
+ * of this minute, so the next cp_cimd_resolve asks the host at once (an
+ * operator who knows the client's server is back; tests).  CP_OK also
+ * when there was nothing to forget, else CP_ERR_STORE. */
+enum cp_status cp_cimd_forget(struct cp_store *st, const char *client_id);
 
 /* A static lower-case name for src ("cache", "fetch", ...). */
 const char *cp_cimd_source_str(enum cp_cimd_source src);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "client_static.h"
 #include "conf.h"
 #include "limits.h"
 #include "url.h"
@@ -36,6 +37,8 @@
 #define MAX_HEARTBEAT_SECONDS   300
 #define DEFAULT_STREAMS_PER_USER "16"   /* max_streams_per_user */
 #define MAX_STREAMS             1000000 /* max_streams; 0 = sized from RLIMIT_NOFILE */
+#define DEFAULT_REFRESH_GRACE   "60"    /* refresh_grace_seconds (refresh.h) */
+#define MAX_REFRESH_GRACE       3600
 
 /* A parse in progress: where we are, and the first error. */
 struct parse {
@@ -431,6 +434,8 @@ static const struct key keys[] = {
 	    "MCP-Protocol-Version sent upstream when set"),
 	LIST(client_allow, check_client_allow,
 	    "an exact client_id URL, or https://host/ for a whole host"),
+	LIST(client_static, cp_client_static_check,
+	    "<client_id> <redirect_uri>...: a pre-registered public client"),
 	ARRAY(client_pin, T_PINS, check_pin,
 	    "<client_id> <file>: a copy used when fetching fails"),
 	ENUM(consent, "remember",
@@ -463,6 +468,8 @@ static const struct key keys[] = {
 	    "open MCP streams one relay process admits; 0: from RLIMIT_NOFILE"),
 	UINT(max_streams_per_user, DEFAULT_STREAMS_PER_USER, 1, MAX_STREAMS,
 	    "open MCP streams one user may hold in one relay process"),
+	UINT(refresh_grace_seconds, DEFAULT_REFRESH_GRACE, 0, MAX_REFRESH_GRACE,
+	    "how long a refresh envelope's repeat gets the first answer"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

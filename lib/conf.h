@@ -86,6 +86,7 @@ struct cp_config {
 	char *agentcore_region;
 	char *agentcore_endpoint;   /* derived from the region when unset */
 	struct cp_strlist elicitation_host;     /* more hosts elicitation URLs may name */
+	struct cp_strlist client_static;        /* "<client_id> <redirect_uri>..." (client_static.h) */
 	char *tls_ca_file;          /* NULL: system bundle */
 	struct cp_cidr *fetch_allow_private;
 	size_t fetch_allow_private_n;
@@ -95,6 +96,7 @@ struct cp_config {
 	unsigned heartbeat_seconds;     /* SSE comment interval on idle streams */
 	unsigned max_streams;           /* per relay process; 0: from RLIMIT_NOFILE */
 	unsigned max_streams_per_user;
+	unsigned refresh_grace_seconds; /* a refresh envelope's repeat window (refresh.h) */
 
 	/* Derived. */
 	char *resource;             /* public_url + mcp_path: the MCP URL */

@@ -126,7 +126,7 @@ cp_consent_page(struct cp_req *req, const struct cp_consent_view *v)
 	cp_buf_init(&client_host, CP_MAX_URL);
 	cp_buf_init(&redirect_host, CP_MAX_URL);
 	cp_buf_init(&csp, CP_MAX_CSP);
-	if (!host_of(v->client_id, &client_host, NULL) ||
+	if ((!v->operator_registered && !host_of(v->client_id, &client_host, NULL)) ||
 	    !host_of(v->redirect_uri, &redirect_host, &loopback))
 		goto out;
 	/*
@@ -146,14 +146,21 @@ cp_consent_page(struct cp_req *req, const struct cp_consent_view *v)
 		rc = cp_resp_header(req, "Content-Security-Policy", cp_buf_cstr(&csp));
 
 	/* MCP-BP "Consent UI Requirements"; CIMD-01 6.4: lead with the host
-	 * that published the document, the only name the user can trust. */
+	 * that published the document, the only name the user can trust;
+	 * a client_static one has none, only the operator's word. */
 	if (rc == CP_OK)
-		rc = cp_buf_adds(&b, "<p style=\"font-size:1.3em\">An application published by "
-		    "<strong>");
+		rc = cp_buf_adds(&b, v->operator_registered ?
+		    "<p style=\"font-size:1.3em\">The application <strong>" :
+		    "<p style=\"font-size:1.3em\">An application published by <strong>");
 	if (rc == CP_OK)
-		rc = cp_html_escape(&b, cp_buf_cstr(&client_host));
+		rc = cp_html_escape(&b, v->operator_registered ? v->client_id :
+		    cp_buf_cstr(&client_host));
 	if (rc == CP_OK)
 		rc = cp_buf_adds(&b, "</strong> wants to sign in to this MCP server as you.</p>\n");
+	if (rc == CP_OK && v->operator_registered)
+		rc = cp_buf_adds(&b, "<p class=\"note\"><em>Operator-registered:</em> this "
+		    "server's operator admitted this client_id by name; it publishes no client "
+		    "metadata document, so nothing else about it is known.</p>\n");
 	if (rc == CP_OK && v->client_name) {
 		rc = cp_buf_adds(&b, "<p>It calls itself <strong>");
 		if (rc == CP_OK)

@@ -41,6 +41,7 @@ struct cp_consent_view {
 	const char *scope;
 	const char *request;        /* the sealed form token */
 	const char *form_origin;    /* extra form-action origins (IdP), space-separated */
+	bool operator_registered;   /* client_static: client_id is no URL */
 };
 
 /* Sends the 200 consent page: the client's host first, its self-declared

@@ -43,24 +43,61 @@ str_join(const char *a, const char *b)
 	return s;
 }
 
-json_object *
-cp_metadata_scopes(const struct cp_config *cfg)
+/* MCP SEP-2207: offline_access is for the authorization server to grant;
+ * a resource that names it makes clients ask for it whatever the AS
+ * does, so it appears only in the AS metadata. */
+static const char OFFLINE_ACCESS[] = "offline_access";
+
+static bool
+is_offline_access(const char *s, size_t n)
 {
-	json_object *a = json_object_new_array();
+	return n == sizeof(OFFLINE_ACCESS) - 1 && memcmp(s, OFFLINE_ACCESS, n) == 0;
+}
+
+/* Calls each(s, n, arg) for every scope of idp_scopes, skipping
+ * offline_access unless with_offline; false as soon as each does. */
+static bool
+each_scope(const struct cp_config *cfg, bool with_offline,
+    bool (*each)(const char *, size_t, void *), void *arg)
+{
 	const char *s = cfg->idp_scopes;
 
-	while (a && *s) {
+	while (*s) {
 		const char *e = strchr(s, ' ');
 		size_t n = e ? (size_t)(e - s) : strlen(s);
-		if (json_object_array_add(a, json_object_new_string_len(s, (int)n)) != 0) {
-			json_object_put(a);
-			return NULL;
-		}
+		if ((with_offline || !is_offline_access(s, n)) && !each(s, n, arg))
+			return false;
 		s += n;
 		while (*s == ' ')
 			s++;
 	}
+	return true;
+}
+
+static bool
+scope_to_array(const char *s, size_t n, void *arg)
+{
+	return json_object_array_add(arg, json_object_new_string_len(s, (int)n)) == 0;
+}
+
+json_object *
+cp_metadata_scopes(const struct cp_config *cfg, bool with_offline)
+{
+	json_object *a = json_object_new_array();
+
+	if (a && !each_scope(cfg, with_offline, scope_to_array, a)) {
+		json_object_put(a);
+		return NULL;
+	}
 	return a;
+}
+
+static bool
+scope_to_buf(const char *s, size_t n, void *arg)
+{
+	struct cp_buf *b = arg;
+
+	return (b->len == 0 || cp_buf_add(b, " ", 1) == CP_OK) && cp_buf_add(b, s, n) == CP_OK;
 }
 
 json_object *
@@ -72,7 +109,7 @@ cp_metadata_protected_resource(const struct cp_config *cfg)
 
 	if (o && add(o, "resource", json_object_new_string(cfg->resource)) &&
 	    add(o, "authorization_servers", strings(as)) &&
-	    add(o, "scopes_supported", cp_metadata_scopes(cfg)) &&
+	    add(o, "scopes_supported", cp_metadata_scopes(cfg, false)) &&
 	    add(o, "bearer_methods_supported", strings(bearer)) &&
 	    add(o, "resource_name", json_object_new_string("MCP gateway (cimd-proxy)")))
 		return o;
@@ -100,7 +137,7 @@ cp_metadata_authorization_server(const struct cp_config *cfg)
 	    add(o, "token_endpoint_auth_methods_supported", strings(none)) &&
 	    add(o, "client_id_metadata_document_supported", json_object_new_boolean(1)) &&
 	    add(o, "authorization_response_iss_parameter_supported", json_object_new_boolean(1)) &&
-	    add(o, "scopes_supported", cp_metadata_scopes(cfg)))
+	    add(o, "scopes_supported", cp_metadata_scopes(cfg, true)))
 		return o;
 	json_object_put(o);
 	return NULL;
@@ -110,12 +147,20 @@ enum cp_status
 cp_metadata_challenge(const struct cp_config *cfg, const char *error,
     struct cp_buf *out)
 {
+	struct cp_buf scope;
 	enum cp_status rc = cp_buf_adds(out, "Bearer ");
 
+	cp_buf_init(&scope, CP_MAX_CONF_LINE);
 	if (rc == CP_OK && error)
 		rc = cp_buf_printf(out, "error=\"%s\", ", error);
 	if (rc == CP_OK)
-		rc = cp_buf_printf(out, "resource_metadata=\"%s\", scope=\"%s\"",
-		    cfg->prm_url, cfg->idp_scopes);
+		rc = cp_buf_printf(out, "resource_metadata=\"%s\"", cfg->prm_url);
+	/* SEP-2207: the challenge's scope is the resource's, without
+	 * offline_access; omitted when nothing else is left. */
+	if (rc == CP_OK && !each_scope(cfg, false, scope_to_buf, &scope))
+		rc = CP_ERR_NOMEM;
+	if (rc == CP_OK && scope.len > 0)
+		rc = cp_buf_printf(out, ", scope=\"%s\"", cp_buf_cstr(&scope));
+	cp_buf_free(&scope);
 	return rc;
 }

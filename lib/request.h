@@ -44,6 +44,7 @@ struct cp_req {
 	struct cp_buf headers;      /* queued "Name: value\r\n" lines */
 	size_t body_bytes;
 	struct timespec started;
+	struct cp_buf *capture;     /* not NULL: body bytes are also kept here (refresh.h) */
 };
 
 /* True for an RFC 9110 section 5.6.2 tchar (the bytes of a token). */

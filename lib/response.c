@@ -108,6 +108,8 @@ cp_resp_body(struct cp_req *req, const void *p, size_t n)
 	if (!req->began)
 		return CP_ERR_INTERNAL;
 	req->body_bytes += n;
+	if (req->capture != NULL && cp_buf_add(req->capture, p, n) != CP_OK)
+		req->capture = NULL;
 	if (req->head)
 		return CP_OK;
 	return cp_req_write(req, p, n);

@@ -49,6 +49,7 @@ static const char *const purpose_labels[] = {
 	[CP_SEAL_CONSENT]     = "consent",
 	[CP_SEAL_SB_STATE]    = "sb-state",
 	[CP_SEAL_AT_REST]     = "at-rest",
+	[CP_SEAL_REFRESH_ANSWER] = "refresh-answer",
 };
 
 static const char b64url_alphabet[] =

@@ -43,7 +43,8 @@ enum cp_seal_purpose {
 	CP_SEAL_CSRF,               /* consent form token */
 	CP_SEAL_CONSENT,            /* remembered-consent cookie */
 	CP_SEAL_SB_STATE,           /* session-binding state */
-	CP_SEAL_AT_REST             /* a bearer token stored in a binding */
+	CP_SEAL_AT_REST,            /* a bearer token stored in a binding */
+	CP_SEAL_REFRESH_ANSWER      /* a refresh's answer kept for its repeats */
 };
 
 struct cp_keys;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "handle.h"
+#include "cimd_page.h"
 #include "client.h"
 #include "consent.h"
 #include "form.h"
@@ -205,6 +206,7 @@ ask(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
 	memset(&v, 0, sizeof(v));
 	v.client_id = cp_login_str(areq, "client_id");
 	v.client_name = c->doc.client_name;
+	v.operator_registered = c->doc.operator_registered;     /* client_static.h */
 	v.client_uri = c->doc.client_uri;
 	v.redirect_uri = cp_login_str(areq, "redirect_uri");
 	v.scope = cp_login_str(areq, "scope");
@@ -403,7 +405,7 @@ authorize_get(struct cp_req *req)
 	}
 	if (rc != CP_OK) {
 		if (rc != CP_ERR_NOMEM)
-			rc = cp_resp_page(req, 400, "This application cannot sign in here", why);
+			rc = cp_cimd_failure_page(req, rc, why);
 		goto out;
 	}
 	if ((redirect_uri = cp_form_get(&f, "redirect_uri")) == NULL) {

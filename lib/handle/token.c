@@ -19,6 +19,7 @@
 #include "login.h"
 #include "oauth.h"
 #include "params.h"
+#include "refresh.h"
 #include "response.h"
 #include "handle.h"
 
@@ -247,7 +248,9 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 		if ((rc = cp_oauth_clean_description(&desc,
 		    cp_login_str(body, "error_description"))) != CP_OK)
 			goto out;
-		rc = fail(req, 400, cp_oauth_token_error(cp_login_str(body, "error")),
+		rc = fail(req, 400, g->code == NULL ?
+		    cp_refresh_idp_error(cp_login_str(body, "error")) :
+		    cp_oauth_token_error(cp_login_str(body, "error")),
 		    desc.len ? cp_buf_cstr(&desc) : NULL);
 		goto out;
 	}
@@ -413,6 +416,9 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	struct grant_info g;
 	json_object *env = NULL;
 	struct cp_buf form, scopes;
+	struct cp_refresh rf = { .claimed = 0 };
+	uint8_t id[CP_SEAL_ID_LEN];
+	time_t expires;
 	enum cp_status rc;
 
 	cp_buf_init(&form, CP_IDP_MAX_FORM);
@@ -420,7 +426,7 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	if (!params_ok(req, refresh_params, sizeof(refresh_params) /
 	    sizeof(refresh_params[0]), f, &rc))
 		goto out;
-	rc = cp_login_open(lg, CP_SEAL_REFRESH, rt, time(NULL), &env, NULL, NULL);
+	rc = cp_login_open(lg, CP_SEAL_REFRESH, rt, time(NULL), &env, id, &expires);
 	if (rc != CP_OK) {
 		rc = fail_open(req, rc, "refresh token");
 		goto out;
@@ -469,8 +475,16 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	if ((rc = cp_idp_refresh_form(lg->cfg, cp_login_str(env, "idp_rt"), scope,
 	    &form)) != CP_OK)
 		goto out;
+	/* refresh.h: one IdP call per envelope; repeats within
+	 * refresh_grace_seconds get its answer, later ones revoke. */
+	rc = cp_refresh_begin(req, lg, id, expires, client_id, &rf);
+	if (rc == CP_OK && rf.reused && grant != NULL && grant_revoke(lg, grant) != CP_OK)
+		cp_log(CP_LOG_ERROR, "could not revoke the grant of a reused refresh token");
+	if (rc != CP_OK || rf.answered)
+		goto out;
 	rc = forward(req, lg, client_id, &g, &form);
 out:
+	cp_refresh_finish(req, lg, &rf);
 	json_object_put(env);
 	cp_buf_wipe_free(&form);
 	cp_buf_free(&scopes);

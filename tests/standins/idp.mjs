@@ -16,6 +16,8 @@
 //   --autologin USER      log USER in without forms when no login_hint   env IDP_AUTOLOGIN
 //   --keys FILE           private JWKS: loaded if present, else generated and written there
 //   --record FILE         append one JSON line per /auth and /token request   env IDP_RECORD
+//   --token-delay-ms N    hold every /token answer N ms (default 0), so that a test's concurrent  env IDP_TOKEN_DELAY_MS
+//                         requests overlap at the IdP
 //
 // Prints exactly `ready https://127.0.0.1:<port>` on stdout once listening (library notices go
 // to stderr). Exits on SIGTERM/SIGINT. All state is in memory.
@@ -70,6 +72,7 @@ const { values: opt } = parseArgs({
     autologin: { type: 'string', default: process.env.IDP_AUTOLOGIN },
     keys: { type: 'string' },
     record: { type: 'string', default: process.env.IDP_RECORD },
+    'token-delay-ms': { type: 'string', default: process.env.IDP_TOKEN_DELAY_MS || '0' },
   },
 });
 if (!opt.cert || !opt.key) {
@@ -344,6 +347,9 @@ server.listen(Number(opt.port), '127.0.0.1', async () => {
         ctx.query = { ...query, prompt: 'consent' };
       }
       try {
+        if (ctx.path === '/token' && Number(opt['token-delay-ms']) > 0) {
+          await new Promise((resolve) => setTimeout(resolve, Number(opt['token-delay-ms'])));
+        }
         await next();
         if (fault.token || fault.id_token) await applyTokenFault(ctx, jwks);
       } finally { record(ctx, query); }

@@ -9,6 +9,8 @@
  *                                               FILE as the last good copy
  *   cimd_fetch_tool CONF has CLIENT_ID          which cached copies exist, and
  *                                               the cache entry's seconds left
+ *   cimd_fetch_tool CONF forget CLIENT_ID...    cp_cimd_forget: the remembered
+ *                                               failure and the host's count go
  *
  * Prints one JSON object per client_id on stdout, so the shell test can
  * assert with jq.  Exit status 0 unless the arguments or CONF are bad.
@@ -168,8 +170,8 @@ main(int argc, char **argv)
 	const char *cmd = argc > 2 ? argv[2] : "";
 
 	if (argc < 4 || (strcmp(cmd, "resolve") != 0 && strcmp(cmd, "fetch") != 0 &&
-	    strcmp(cmd, "has") != 0 && (strcmp(cmd, "seed-good") != 0 || argc != 5))) {
-		fprintf(stderr, "usage: %s CONF resolve|fetch|has CLIENT_ID... | "
+	    strcmp(cmd, "has") != 0 && strcmp(cmd, "forget") != 0 && (strcmp(cmd, "seed-good") != 0 || argc != 5))) {
+		fprintf(stderr, "usage: %s CONF resolve|fetch|has|forget CLIENT_ID... | "
 		    "CONF seed-good CLIENT_ID FILE\n", argv[0]);
 		return 2;
 	}
@@ -192,6 +194,8 @@ main(int argc, char **argv)
 				do_resolve(&cfg, st, argv[i]);
 			else if (strcmp(cmd, "has") == 0)
 				do_has(st, argv[i]);
+			else if (strcmp(cmd, "forget") == 0)
+				rc |= cp_cimd_forget(st, argv[i]) == CP_OK ? 0 : 1;
 			else
 				do_fetch(&cfg, argv[i]);
 out:

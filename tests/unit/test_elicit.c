@@ -417,6 +417,46 @@ hosts(void)
 	ok(!cp_elicit_host_trusted(&cfg, AUTHZ_URL SESSION_ENC, NULL), "nothing configured: none");
 }
 
+/* MCP 2026-07-28: a client answers an input_required result by echoing
+ * its requestState exactly, so the scanner may only look: a state full
+ * of escapes, non-ASCII, a "-32042" lookalike and SSE-looking text, in a
+ * plain JSON body and in an SSE event whose data spans two lines, is
+ * found once and left byte for byte as it was fed. */
+static void
+request_state(void)
+{
+	static const char state[] = "\"requestState\":\"eyJ\\u00e9\\\"x\\\\/-32042"
+	    "\\ndata: {}\\r\\n\u00e9\u2028 tail\"";
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{"
+	    "\"resultType\":\"input_required\",\"inputRequests\":{\"gh-2\":{\"method\":"
+	    "\"elicitation/create\",\"params\":{\"mode\":\"url\",\"message\":\"Log in\","
+	    "\"url\":\"" AUTHZ_URL SESSION_ENC "\"}}},";
+	char json[1024], sse[1200], copy[1200];
+	struct seen seen;
+	size_t len;
+
+	snprintf(json, sizeof(json), "%s%s}}", head, state);
+	len = strlen(json);
+	memcpy(copy, json, len + 1);
+	seen = run(CP_ELICIT_JSON, json, len, 7, NULL);
+	is_int(seen.n, 1, "JSON input_required with a requestState: one elicitation");
+	ok(seen.n == 1 && seen.input_required[0] && strcmp(seen.id[0], "gh-2") == 0,
+	    "  the 2026-07-28 shape, keyed gh-2");
+	ok(memcmp(copy, json, len + 1) == 0, "  requestState byte for byte as fed");
+	every_split(CP_ELICIT_JSON, json, "JSON input_required with requestState");
+
+	/* The same message split over two data lines (joined by LF). */
+	snprintf(sse, sizeof(sse), "event: message\r\ndata: %s\r\ndata: %s}}\r\n\r\n",
+	    head, state);
+	len = strlen(sse);
+	memcpy(copy, sse, len + 1);
+	seen = run(CP_ELICIT_SSE, sse, len, 5, NULL);
+	is_int(seen.n, 1, "SSE input_required over two data lines: one elicitation");
+	ok(seen.n == 1 && seen.input_required[0], "  the 2026-07-28 shape");
+	ok(memcmp(copy, sse, len + 1) == 0, "  the event byte for byte as fed");
+	every_split(CP_ELICIT_SSE, sse, "SSE input_required with requestState");
+}
+
 int
 main(void)
 {
@@ -426,5 +466,6 @@ main(void)
 	malformed();
 	sse_streams();
 	hosts();
+	request_state();
 	return tap_done();
 }
