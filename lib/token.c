@@ -13,6 +13,7 @@
 #include "login.h"
 #include "oauth.h"
 #include "response.h"
+#include "revoke.h"
 #include "token.h"
 
 #define CP_MAX_IDP_FORM     8192    /* the form we POST to the IdP */
@@ -179,6 +180,9 @@ answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
 			rc = cp_login_set(plain, "grant", g->id);
 		if (rc == CP_OK)
 			rc = cp_login_set(plain, "scope", scope);
+		/* revoke.h: whose grant, for revoke --user. */
+		if (rc == CP_OK)
+			rc = cp_revoke_user_set(lg->cfg, lg->st, idp, plain);
 		if (rc == CP_OK)
 			rc = cp_login_seal(lg, CP_SEAL_REFRESH, plain,
 			    time(NULL) + CP_REFRESH_TTL, &env, NULL);
@@ -391,6 +395,7 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	struct grant_info g;
 	json_object *env = NULL;
 	struct cp_buf form, scopes;
+	time_t expires;
 	enum cp_status rc;
 
 	cp_buf_init(&form, CP_MAX_IDP_FORM);
@@ -399,7 +404,7 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		rc = fail_missing(req, rt == NULL ? "refresh_token" : "client_id");
 		goto out;
 	}
-	rc = cp_login_open(lg, CP_SEAL_REFRESH, rt, time(NULL), &env, NULL, NULL);
+	rc = cp_login_open(lg, CP_SEAL_REFRESH, rt, time(NULL), &env, NULL, &expires);
 	if (rc != CP_OK) {
 		rc = fail_open(req, rc, "refresh token");
 		goto out;
@@ -423,6 +428,18 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		}
 		goto out;
 	}
+	/* --- operator revocation (revoke.h; cimd-proxy-admin revoke) --- */
+	if ((rc = cp_revoke_check(lg->st, env, expires)) != CP_OK) {
+		if (rc == CP_ERR_DENIED) {
+			cp_log_security("refresh token revoked by the operator presented (client %.200s)",
+			    client_id);
+			rc = fail(req, 400, "invalid_grant", "the refresh token was revoked");
+		} else {
+			rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
+		}
+		goto out;
+	}
+	/* --- end of operator revocation --- */
 	if (scope != NULL && cp_oauth_scope(lg->cfg, scope, &scopes) != CP_OK) {
 		rc = fail(req, 400, "invalid_scope", "a requested scope is not offered by this server");
 		goto out;
