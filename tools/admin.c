@@ -37,7 +37,7 @@
  *
  * purge, status, test, revoke and retire-key take --json after the
  * command: one JSON object on stdout.  Exit status: 0 done, 1 failed or
- * refused (the reason on stderr), 2 usage.  doc/cimd-proxy-admin.8.
+ * refused (the reason on stderr), 2 usage.  man/cimd-proxy-admin.8.
  */
 #include "config.h"
 
@@ -915,11 +915,11 @@ test(void)
 	}
 	/* The gateway. */
 	rc = cp_http_post_json(&cfg, cfg.gateway_url, MCP_INITIALIZE, strlen(MCP_INITIALIZE), &resp);
-	snprintf(detail, sizeof(detail), "%s: %s%ld", cfg.gateway_url,
-	    rc == CP_OK ? "initialize answered HTTP " : cp_status_str(rc),
-	    rc == CP_OK ? resp.status : 0L);
-	if (rc != CP_OK)
-		detail[strlen(detail) - 1] = '\0';
+	if (rc == CP_OK)
+		snprintf(detail, sizeof(detail), "%s: initialize answered HTTP %ld",
+		    cfg.gateway_url, resp.status);
+	else
+		snprintf(detail, sizeof(detail), "%s: %s", cfg.gateway_url, cp_status_str(rc));
 	failed |= test_line(arr, "gateway", rc == CP_OK && resp.status < 500, detail,
 	    "check gateway_url, DNS and the firewall; a 5xx is the gateway's own failure");
 	cp_buf_free(&resp.body);
