@@ -163,11 +163,21 @@ final() {
 
 # ---------------------------------------------------------------- up
 
+# Every server runs in a session of its own (setsid), so its process
+# group holds what it spawned too: lighttpd's FastCGI programs.  Stopping
+# signals whole groups, waits STOP_SECONDS for them to empty, then kills
+# what is left, so nothing outlives `up` (Ctrl-C reaches only us).
 PIDS=
+STOP_SECONDS=5
 stop_all() {
-	local p
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	local p i
+	for p in $PIDS; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
+	for i in $(seq $((STOP_SECONDS * 10))); do
+		for p in $PIDS; do kill -0 -- "-$p" 2>/dev/null && break; p=; done
+		[ -z "$p" ] && break
+		sleep 0.1
+	done
+	for p in $PIDS; do kill -KILL -- "-$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	PIDS=
 }
 
@@ -178,7 +188,7 @@ standin() {
 	local name=$1 pid i line
 	shift
 	READY=
-	node "$HERE/tests/standins/$name.mjs" "$@" >"$D/log/$name.out" 2>"$D/log/$name.err" </dev/null &
+	setsid node "$HERE/tests/standins/$name.mjs" "$@" >"$D/log/$name.out" 2>"$D/log/$name.err" </dev/null &
 	pid=$!
 	for i in $(seq $((READY_SECONDS * 10))); do
 		line=$(grep -m1 '^ready ' "$D/log/$name.out")
@@ -291,7 +301,7 @@ cmd_up() {
 	} >"$D/lighttpd.conf"
 	[ "$user" = nobody ] && chown -R nobody:nogroup "$D/run" "$D/var" "$D/etc/cimd-proxy"
 	chmod 600 "$D/etc/cimd-proxy/keys"
-	$as "$(command -v lighttpd)" -D -f "$D/lighttpd.conf" </dev/null &
+	setsid $as "$(command -v lighttpd)" -D -f "$D/lighttpd.conf" </dev/null &
 	PIDS="$PIDS $!"
 	for i in $(seq 50); do port_free "$DEMO_PORT" || break; sleep 0.1; done
 
