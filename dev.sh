@@ -22,7 +22,7 @@ PACKAGES="build-essential libfcgi-dev libcurl4-gnutls-dev libgnutls28-dev nettle
 	libjson-c-dev libdb-dev db5.3-util autoconf automake libtool pkg-config apache2
 	libapache2-mod-fcgid lighttpd spawn-fcgi wrk check gnutls-bin chromium
 	nginx-light valgrind clang jq curl libfcgi-bin lighttpd-mod-openssl libnss3-tools
-	iproute2 python3 openssl libpq-dev postgresql"
+	iproute2 python3 openssl libpq-dev postgresql mandoc debhelper lintian"
 JOBS=$(nproc 2>/dev/null || echo 2)
 DEMO_PORT=8080
 DEMO_IDP_PORT=9100
@@ -177,11 +177,21 @@ final() {
 
 # ---------------------------------------------------------------- up
 
+# Every server runs in a session of its own (setsid), so its process
+# group holds what it spawned too: lighttpd's FastCGI programs.  Stopping
+# signals whole groups, waits STOP_SECONDS for them to empty, then kills
+# what is left, so nothing outlives `up` (Ctrl-C reaches only us).
 PIDS=
+STOP_SECONDS=5
 stop_all() {
-	local p
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	local p i
+	for p in $PIDS; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
+	for i in $(seq $((STOP_SECONDS * 10))); do
+		for p in $PIDS; do kill -0 -- "-$p" 2>/dev/null && break; p=; done
+		[ -z "$p" ] && break
+		sleep 0.1
+	done
+	for p in $PIDS; do kill -KILL -- "-$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	PIDS=
 }
 
@@ -192,7 +202,7 @@ standin() {
 	local name=$1 pid i line
 	shift
 	READY=
-	node "$HERE/tests/standins/$name.mjs" "$@" >"$D/log/$name.out" 2>"$D/log/$name.err" </dev/null &
+	setsid node "$HERE/tests/standins/$name.mjs" "$@" >"$D/log/$name.out" 2>"$D/log/$name.err" </dev/null &
 	pid=$!
 	for i in $(seq $((READY_SECONDS * 10))); do
 		line=$(grep -m1 '^ready ' "$D/log/$name.out")
@@ -305,7 +315,7 @@ cmd_up() {
 	} >"$D/lighttpd.conf"
 	[ "$user" = nobody ] && chown -R nobody:nogroup "$D/run" "$D/var" "$D/etc/cimd-proxy"
 	chmod 600 "$D/etc/cimd-proxy/keys"
-	$as "$(command -v lighttpd)" -D -f "$D/lighttpd.conf" </dev/null &
+	setsid $as "$(command -v lighttpd)" -D -f "$D/lighttpd.conf" </dev/null &
 	PIDS="$PIDS $!"
 	for i in $(seq 50); do port_free "$DEMO_PORT" || break; sleep 0.1; done
 

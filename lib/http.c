@@ -323,6 +323,16 @@ cp_http_post_form(const struct cp_config *cfg, const char *url,
 }
 
 enum cp_status
+cp_http_post_json(const struct cp_config *cfg, const char *url,
+    const char *body, size_t len, struct cp_http_response *resp)
+{
+	const struct request rq = { body ? body : "", len,
+	    "Content-Type: application/json", NULL, CP_HTTP_TIMEOUT_MS };
+
+	return transfer(cfg, url, &rq, resp);
+}
+
+enum cp_status
 cp_http_post_json_sigv4(const struct cp_config *cfg, const char *url,
     const char *body, size_t len, const struct cp_http_sigv4 *sig,
     long timeout_ms, struct cp_http_response *resp)

@@ -55,6 +55,10 @@ enum cp_status cp_http_get(const struct cp_config *cfg, const char *url,
 enum cp_status cp_http_post_form(const struct cp_config *cfg, const char *url,
     const char *body, size_t len, struct cp_http_response *resp);
 
+/* POST an application/json body, unsigned (cimd-proxy-admin test). */
+enum cp_status cp_http_post_json(const struct cp_config *cfg, const char *url,
+    const char *body, size_t len, struct cp_http_response *resp);
+
 /* POST an application/json body signed with sig, the whole transfer
  * within timeout_ms.  Errors as cp_http_get, plus CP_ERR_INVALID for a
  * credential holding bytes a header cannot carry (never logged) and

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "store.h"
@@ -218,4 +219,108 @@ cp_store_check(struct cp_store *st)
 	rc = cp_bdb_get(st->bdb, CP_NS_ONCE, "\0check-config", 13, &probe, NULL);
 	cp_buf_free(&probe);
 	return rc == CP_ERR_NOT_FOUND || rc == CP_OK ? CP_OK : CP_ERR_STORE;
+}
+
+enum cp_status
+cp_store_count(struct cp_store *st, enum cp_store_ns ns, time_t now, size_t *n)
+{
+	*n = 0;
+	if (st == NULL || ns < CP_NS_ONCE || ns >= CP_NS_COUNT)
+		return CP_ERR_INVALID;
+	return BACKEND(st, walk, (int)ns, now, n, NULL);
+}
+
+enum cp_status
+cp_store_scan(struct cp_store *st, enum cp_store_ns ns, time_t now, struct cp_buf *out)
+{
+	size_t n;
+
+	if (st == NULL || ns < CP_NS_ONCE || ns >= CP_NS_COUNT || out == NULL)
+		return CP_ERR_INVALID;
+	return BACKEND(st, walk, (int)ns, now, &n, out);
+}
+
+#define REC_LEN_BYTES   4
+#define REC_TIME_BYTES  8
+
+static enum cp_status
+add_be(struct cp_buf *out, uint64_t v, int width)
+{
+	uint8_t b[8];
+	int i;
+
+	for (i = width - 1; i >= 0; i--) {
+		b[i] = (uint8_t)v;
+		v >>= 8;
+	}
+	return cp_buf_add(out, b, (size_t)width);
+}
+
+static uint64_t
+get_be(const uint8_t *p, int width)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < width; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Scan form: klen(4, BE) key vlen(4, BE) value expires(8, BE). */
+enum cp_status
+cp_store_rec_add(struct cp_buf *out, const void *key, size_t klen, const void *value,
+    size_t vlen, time_t expires)
+{
+	enum cp_status rc;
+
+	if (klen > CP_STORE_MAX_KEY || vlen > CP_STORE_MAX_VALUE)
+		return CP_ERR_LIMIT;
+	if ((rc = add_be(out, klen, REC_LEN_BYTES)) != CP_OK ||
+	    (rc = cp_buf_add(out, key, klen)) != CP_OK ||
+	    (rc = add_be(out, vlen, REC_LEN_BYTES)) != CP_OK ||
+	    (rc = cp_buf_add(out, value, vlen)) != CP_OK)
+		return rc;
+	return add_be(out, (uint64_t)(expires < 0 ? 0 : expires), REC_TIME_BYTES);
+}
+
+bool
+cp_store_rec_next(const struct cp_buf *scan, size_t *at, struct cp_store_rec *r)
+{
+	const uint8_t *p = (const uint8_t *)scan->data;
+	size_t left = scan->len - *at;
+
+	if (*at >= scan->len || left < REC_LEN_BYTES)
+		return false;
+	r->klen = (size_t)get_be(p + *at, REC_LEN_BYTES);
+	if (r->klen > left - REC_LEN_BYTES || left - REC_LEN_BYTES - r->klen < REC_LEN_BYTES)
+		return false;
+	r->key = p + *at + REC_LEN_BYTES;
+	left -= REC_LEN_BYTES + r->klen;
+	r->vlen = (size_t)get_be(r->key + r->klen, REC_LEN_BYTES);
+	if (r->vlen > left - REC_LEN_BYTES || left - REC_LEN_BYTES - r->vlen < REC_TIME_BYTES)
+		return false;
+	r->value = r->key + r->klen + REC_LEN_BYTES;
+	r->expires = (time_t)get_be(r->value + r->vlen, REC_TIME_BYTES);
+	*at += 2 * REC_LEN_BYTES + r->klen + r->vlen + REC_TIME_BYTES;
+	return true;
+}
+
+const char *
+cp_store_ns_name(enum cp_store_ns ns)
+{
+	static const char *const names[CP_NS_COUNT] = {
+		[CP_NS_ONCE] = "once",
+		[CP_NS_CIMD] = "client-document",
+		[CP_NS_CIMD_GOOD] = "client-document-good",
+		[CP_NS_IDP] = "idp",
+		[CP_NS_BINDING] = "binding",
+		[CP_NS_SBTX] = "binding-login",
+		[CP_NS_CONSENT] = "consent",
+		[CP_NS_RATE] = "rate",
+		[CP_NS_MCP_SESSION] = "mcp-session",
+		[CP_NS_REVOKED] = "revoked",
+	};
+
+	return ns >= CP_NS_ONCE && ns < CP_NS_COUNT ? names[ns] : "unknown";
 }

@@ -23,7 +23,9 @@
 #ifndef CP_STORE_H
 #define CP_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "buf.h"
@@ -43,6 +45,7 @@ enum cp_store_ns {
 	CP_NS_CONSENT,      /* remembered consent */
 	CP_NS_RATE,         /* rate-limit and back-off counters */
 	CP_NS_MCP_SESSION,  /* keyed hash of an Mcp-Session-Id -> its user */
+	CP_NS_REVOKED,      /* operator revocations (revoke.h) */
 	CP_NS_COUNT
 };
 
@@ -109,5 +112,37 @@ enum cp_status cp_store_apply_schema(struct cp_store *st, const char *sql);
  * and checks the table, the role's rights and that the server can write;
  * then reads an absent key.  CP_OK, or CP_ERR_STORE with the cause logged. */
 enum cp_status cp_store_check(struct cp_store *st);
+
+/*
+ * For the operator (cimd-proxy-admin status and revoke), never the
+ * request path: both read every key of a namespace.
+ *
+ * cp_store_count sets *n to the number of records of ns live at now.
+ * cp_store_scan appends every record of ns live at now to out, in the
+ * form cp_store_rec_next walks; CP_ERR_LIMIT (out freed) when they do
+ * not fit out's cap.  Both CP_ERR_STORE, logged, when the backend fails.
+ */
+enum cp_status cp_store_count(struct cp_store *st, enum cp_store_ns ns, time_t now,
+    size_t *n);
+enum cp_status cp_store_scan(struct cp_store *st, enum cp_store_ns ns, time_t now,
+    struct cp_buf *out);
+
+/* One record of a scan; views into the scan buffer. */
+struct cp_store_rec {
+	const uint8_t *key;
+	size_t klen;
+	const uint8_t *value;
+	size_t vlen;
+	time_t expires;
+};
+
+/* Appends one record in scan form (what the backends call). */
+enum cp_status cp_store_rec_add(struct cp_buf *out, const void *key, size_t klen,
+    const void *value, size_t vlen, time_t expires);
+/* The record of scan at *at, advancing *at; false at the end. */
+bool cp_store_rec_next(const struct cp_buf *scan, size_t *at, struct cp_store_rec *r);
+
+/* The namespace's name as status prints it ("once", "binding", ...). */
+const char *cp_store_ns_name(enum cp_store_ns ns);
 
 #endif

@@ -55,6 +55,8 @@ struct op {
 	uint64_t expires;
 	uint64_t now;
 	size_t batch;           /* purge: most records this transaction */
+	struct cp_buf *scan;    /* walk: records appended here, or only counted */
+	size_t scan_base;       /* walk: scan->len before the first attempt */
 
 	enum cp_status rc;      /* the logical outcome of a committed run */
 	DBT out;                /* get, take: the record (DB_DBT_MALLOC) */
@@ -479,6 +481,73 @@ op_purge(struct cp_bdb *b, DB_TXN *txn, struct op *o)
 	return ret;
 }
 
+/* Counts (o->scan NULL) or appends in scan form the records of
+ * namespace o->kbuf[0] live at o->now.  Called again from the start
+ * when run() retries, so it first undoes a previous attempt.  The
+ * cursor reads committed data only, so it holds no page lock once past
+ * it: live traffic is not blocked behind a long walk. */
+static int
+op_walk(struct cp_bdb *b, DB_TXN *txn, struct op *o)
+{
+	DBC *c = NULL;
+	DBT key, data;
+	uint8_t kbuf[KEY_MAX], head[EXPIRY_LEN];
+	uint32_t how = DB_SET_RANGE;
+	uint64_t exp;
+	int ret, cret;
+
+	if (o->scan != NULL && o->scan->len > o->scan_base) {
+		o->scan->len = o->scan_base;
+		o->scan->data[o->scan_base] = '\0';
+	}
+	if ((ret = b->records->cursor(b->records, txn, &c, DB_READ_COMMITTED)) != 0)
+		return ret;
+	memset(&key, 0, sizeof(key));
+	kbuf[0] = o->kbuf[0];
+	key.data = kbuf;
+	key.size = 1;
+	key.ulen = sizeof(kbuf);
+	key.flags = DB_DBT_USERMEM;
+	memset(&data, 0, sizeof(data));
+	if (o->scan == NULL) {
+		/* Counting reads the expiry only. */
+		data.data = head;
+		data.ulen = sizeof(head);
+		data.dlen = sizeof(head);
+		data.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
+	} else {
+		data.flags = DB_DBT_REALLOC;
+	}
+	while ((ret = c->get(c, &key, &data, how)) == 0) {
+		how = DB_NEXT;
+		if (key.size < 1 || kbuf[0] != o->kbuf[0])
+			break;
+		if (data.size < EXPIRY_LEN) {
+			cp_log(CP_LOG_ERROR, "store: a record shorter than its expiry: the store is corrupt");
+			ret = EINVAL;
+			break;
+		}
+		if ((exp = get_be64(data.data)) <= o->now)
+			continue;
+		o->purged++;
+		if (o->scan != NULL && cp_store_rec_add(o->scan, kbuf + 1, key.size - 1,
+		    (uint8_t *)data.data + EXPIRY_LEN, data.size - EXPIRY_LEN,
+		    (time_t)exp) != CP_OK) {
+			o->rc = CP_ERR_LIMIT;
+			break;
+		}
+	}
+	if (o->scan != NULL && data.data != NULL) {
+		explicit_bzero(data.data, data.size);
+		free(data.data);
+	}
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	if ((cret = c->close(c)) != 0 && ret == 0)
+		ret = cret;
+	return ret;
+}
+
 /* Purge as you go: every CP_BDB_PURGE_EVERY writes of this process (the
  * count starts at a random point, so one-request CGI processes take
  * their turn too), remove a bounded batch and checkpoint, which lets
@@ -669,5 +738,20 @@ cp_bdb_purge(struct cp_bdb *b, time_t now, size_t *purged)
 out:
 	if (purged)
 		*purged = total;
+	return rc;
+}
+
+enum cp_status
+cp_bdb_walk(struct cp_bdb *b, int ns, time_t now, size_t *n, struct cp_buf *out)
+{
+	struct op o;
+	enum cp_status rc;
+
+	op_init(&o, ns, NULL, 0);
+	o.now = now < 0 ? 0 : (uint64_t)now;
+	o.scan = out;
+	o.scan_base = out ? out->len : 0;
+	rc = run(b, "walk", op_walk, &o);
+	*n = o.purged;
 	return rc;
 }

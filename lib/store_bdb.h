@@ -58,5 +58,8 @@ enum cp_status cp_bdb_add(struct cp_bdb *b, int ns, const void *key, size_t klen
     const void *value, size_t vlen, time_t expires);
 enum cp_status cp_bdb_del(struct cp_bdb *b, int ns, const void *key, size_t klen);
 enum cp_status cp_bdb_purge(struct cp_bdb *b, time_t now, size_t *purged);
+/* out NULL: counts into *n; else appends in scan form (store.h). */
+enum cp_status cp_bdb_walk(struct cp_bdb *b, int ns, time_t now, size_t *n,
+    struct cp_buf *out);
 
 #endif

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "store.h"
 #include "store_pg.h"
 
 /* Type OIDs of the parameters (pg_type.h, stable across releases). */
@@ -42,7 +43,8 @@
  * Adding an operation: a row here, its enum value, and a function that
  * fills struct args and reads the result.
  */
-enum stmt { S_PUT, S_GET, S_TAKE, S_SWAP, S_ADD, S_DEL, S_PURGE, S_COUNT };
+enum stmt { S_PUT, S_GET, S_TAKE, S_SWAP, S_ADD, S_DEL, S_PURGE, S_NS_COUNT, S_NS_SCAN,
+	S_COUNT };
 
 static const struct statement {
 	const char *name;
@@ -79,6 +81,12 @@ static const struct statement {
 	    "ORDER BY expires LIMIT $2 FOR UPDATE SKIP LOCKED) "
 	    "DELETE FROM cimd_records r USING doomed d WHERE r.ns = d.ns AND r.key = d.key",
 	    2, { OID_INT8, OID_INT8 } },
+	[S_NS_COUNT] = { "cp_ns_count",
+	    "SELECT count(*) FROM cimd_records WHERE ns = $1 AND expires > $2",
+	    2, { OID_INT2, OID_INT8 } },
+	[S_NS_SCAN] = { "cp_ns_scan",
+	    "SELECT key, value, expires FROM cimd_records WHERE ns = $1 AND expires > $2",
+	    2, { OID_INT2, OID_INT8 } },
 };
 
 /* What check-config asks: is the table there, with the columns the
@@ -764,4 +772,39 @@ unlock:
 	rc = cp_pg_get(p, 1, "\0check-config", 13, &probe, NULL);
 	cp_buf_free(&probe);
 	return rc == CP_ERR_NOT_FOUND || rc == CP_OK ? CP_OK : CP_ERR_STORE;
+}
+
+enum cp_status
+cp_pg_walk(struct cp_pg *p, int ns, time_t now, size_t *n, struct cp_buf *out)
+{
+	struct args a;
+	PGresult *r;
+	int64_t v;
+	int i;
+	enum cp_status rc;
+
+	*n = 0;
+	memset(&a, 0, sizeof(a));
+	add_int(&a, (uint64_t)ns, 2);
+	add_int(&a, (uint64_t)(now < 0 ? 0 : now), 8);
+	if ((rc = run(p, out ? S_NS_SCAN : S_NS_COUNT, "walk", &a, &r)) != CP_OK)
+		return rc;
+	if (out == NULL) {
+		if (PQntuples(r) != 1 || !cell_int(r, 0, 0, 8, &v))
+			return bad_row(r);
+		*n = (size_t)v;
+		PQclear(r);
+		return CP_OK;
+	}
+	for (i = 0; i < PQntuples(r) && rc == CP_OK; i++) {
+		if (PQnfields(r) != 3 || PQgetisnull(r, i, 0) || PQgetisnull(r, i, 1) ||
+		    !cell_int(r, i, 2, 8, &v))
+			return bad_row(r);
+		rc = cp_store_rec_add(out, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0),
+		    PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), (time_t)v);
+		explicit_bzero(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1));
+		(*n)++;
+	}
+	PQclear(r);
+	return rc;
 }

@@ -61,6 +61,9 @@ enum cp_status cp_pg_add(struct cp_pg *p, int ns, const void *key, size_t klen,
     const void *value, size_t vlen, time_t expires);
 enum cp_status cp_pg_del(struct cp_pg *p, int ns, const void *key, size_t klen);
 enum cp_status cp_pg_purge(struct cp_pg *p, time_t now, size_t *purged);
+/* out NULL: counts into *n; else appends in scan form (store.h). */
+enum cp_status cp_pg_walk(struct cp_pg *p, int ns, time_t now, size_t *n,
+    struct cp_buf *out);
 
 /* Runs the schema script sql (the text of sql/cimd-proxy.sql) as it is,
  * in one transaction.  CP_ERR_STORE, logged, when it fails. */

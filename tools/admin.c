@@ -24,6 +24,20 @@
  *                                    configured store, print the count
  *                                    (the store also purges as it goes;
  *                                    this is for cron and for operators)
+ *   cimd-proxy-admin status          configuration summary, key ids (the
+ *                                    newest's age), live records per kind
+ *   cimd-proxy-admin test            store, IdP discovery and JWKS, gateway
+ *                                    (MCP initialize), AgentCore over TLS:
+ *                                    each ok, or the failure and the fix
+ *   cimd-proxy-admin revoke --user ID | --client URL
+ *                                    refresh tokens issued until now answer
+ *                                    invalid_grant; a user's pending
+ *                                    bindings are deleted (revoke.h)
+ *   cimd-proxy-admin retire-key ID   drop an older key from key_file
+ *
+ * purge, status, test, revoke and retire-key take --json after the
+ * command: one JSON object on stdout.  Exit status: 0 done, 1 failed or
+ * refused (the reason on stderr), 2 usage.  man/cimd-proxy-admin.8.
  */
 #include "config.h"
 
@@ -40,9 +54,15 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include <json-c/json.h>
+
 #include "buf.h"
 #include "conf.h"
+#include "http.h"
+#include "idp.h"
 #include "log.h"
+#include "login.h"
+#include "revoke.h"
 #include "seal.h"
 #include "store.h"
 
@@ -53,6 +73,12 @@
                                  * mode: what cp_keys_load accepts */
 #define MAX_SCHEMA_FILE 65536
 #define SCHEMA_FILE     CP_PKGDATADIR "/cimd-proxy.sql"
+#define MAX_SCAN        (64 * 1024 * 1024)  /* revoke: the bindings read at once */
+#define TEST_PROBE_TTL  60      /* test's probe record, should its delete fail */
+
+/* --json: each command prints one JSON object on stdout instead of
+ * lines; messages about failures still go to stderr. */
+static bool json_out;
 
 static int
 usage(void)
@@ -63,7 +89,13 @@ usage(void)
 	    "           most %d)\n"
 	    "       cimd-proxy-admin check-config\n"
 	    "       cimd-proxy-admin init-store [FILE]\n"
-	    "       cimd-proxy-admin purge\n", CP_SEAL_MAX_KEYS, CP_SEAL_MAX_KEYS);
+	    "       cimd-proxy-admin purge [--json]\n"
+	    "       cimd-proxy-admin status [--json]\n"
+	    "       cimd-proxy-admin test [--json]\n"
+	    "       cimd-proxy-admin revoke [--json] --user ID | --client URL\n"
+	    "       cimd-proxy-admin retire-key [--json] ID\n"
+	    "exit status: 0 done, 1 failed or refused, 2 usage\n",
+	    CP_SEAL_MAX_KEYS, CP_SEAL_MAX_KEYS);
 	return 2;
 }
 
@@ -204,6 +236,65 @@ sync_dir(const char *path)
 	cp_buf_free(&dir);
 }
 
+/* Creates path.new (its name into tmp) with O_EXCL | O_NOFOLLOW, so a
+ * link or file planted there is never written through and two rewrites
+ * at once cannot both win.  The descriptor, or -1 with a message naming
+ * cmd, the command to run again. */
+static int
+open_tmp(const char *path, struct cp_buf *tmp, const char *cmd)
+{
+	int fd;
+
+	if (cp_buf_printf(tmp, "%s.new", path) != CP_OK)
+		return -1;
+	fd = open(cp_buf_cstr(tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			fprintf(stderr, "cimd-proxy-admin: %s already exists (left by an "
+			    "interrupted %s, or put there by someone else): look at "
+			    "it, remove it, then run %s again; %s is unchanged\n",
+			    cp_buf_cstr(tmp), cmd, cmd, path);
+		else
+			fprintf(stderr, "cimd-proxy-admin: %s: %s\n", cp_buf_cstr(tmp),
+			    strerror(errno));
+	}
+	return fd;
+}
+
+/*
+ * Finishes a key file rewrite: *fd (tmp, made with O_EXCL) gets old's
+ * owner and mode (old NULL: a new file), text, an fsync, and is renamed
+ * over path, so a reader sees the old file or the new one, never half.
+ * *fd is closed (-1).  0, or -1 with a message; tmp is then the caller's
+ * to unlink.
+ */
+static int
+commit_keys(const char *path, int *fd, const char *tmp, const struct cp_buf *text,
+    const struct stat *old)
+{
+	int ret;
+
+	if (old != NULL && keep_owner_mode(*fd, path, old) != 0)
+		return -1;
+	if (write(*fd, text->data, text->len) != (ssize_t)text->len || fsync(*fd) != 0) {
+		fprintf(stderr, "cimd-proxy-admin: %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	ret = close(*fd);
+	*fd = -1;
+	if (ret != 0) {
+		fprintf(stderr, "cimd-proxy-admin: %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	if (rename(tmp, path) != 0) {
+		fprintf(stderr, "cimd-proxy-admin: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	sync_dir(path);
+	return 0;
+}
+
 /*
  * keygen: FILE.new is created with O_EXCL | O_NOFOLLOW, so a link or file
  * planted there is never written through, and two keygens at once cannot
@@ -229,21 +320,8 @@ keygen(const char *path, int keep)
 	cp_buf_init(&old, MAX_KEY_FILE);
 	cp_buf_init(&text, CP_SEAL_MAX_KEY_FILE);
 	cp_buf_init(&tmp, strlen(path) + sizeof(".new"));
-	if (cp_buf_printf(&tmp, "%s.new", path) != CP_OK)
+	if ((fd = open_tmp(path, &tmp, "keygen")) < 0)
 		goto out;
-	fd = open(cp_buf_cstr(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC | O_NOCTTY, 0600);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			fprintf(stderr, "cimd-proxy-admin: %s already exists (left by an "
-			    "interrupted keygen, or put there by someone else): look at "
-			    "it, remove it, then run keygen again; %s is unchanged\n",
-			    cp_buf_cstr(&tmp), path);
-		else
-			fprintf(stderr, "cimd-proxy-admin: %s: %s\n", cp_buf_cstr(&tmp),
-			    strerror(errno));
-		goto out;
-	}
 	created = true;
 	if (read_old(path, &old, &oldsb, &exists) != 0)
 		goto out;
@@ -278,27 +356,9 @@ keygen(const char *path, int keep)
 			    "than %d bytes\n", path, CP_SEAL_MAX_KEY_FILE);
 			goto out;
 		}
-	if (exists && keep_owner_mode(fd, path, &oldsb) != 0)
+	if (commit_keys(path, &fd, cp_buf_cstr(&tmp), &text, exists ? &oldsb : NULL) != 0)
 		goto out;
-	if (write(fd, text.data, text.len) != (ssize_t)text.len ||
-	    fsync(fd) != 0) {
-		fprintf(stderr, "cimd-proxy-admin: %s: %s\n", cp_buf_cstr(&tmp),
-		    strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		fprintf(stderr, "cimd-proxy-admin: %s: %s\n", cp_buf_cstr(&tmp),
-		    strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(cp_buf_cstr(&tmp), path) != 0) {
-		fprintf(stderr, "cimd-proxy-admin: %s: %s\n", path, strerror(errno));
-		goto out;
-	}
 	created = false;
-	sync_dir(path);
 	if (!exists)
 		printf("%s: first key written (mode 0600); make it readable by the web "
 		    "server user only\n", path);
@@ -487,10 +547,500 @@ purge(void)
 		    purged);
 		goto out;
 	}
-	printf("purged %zu expired records\n", purged);
+	if (json_out)
+		printf("{\"purged\":%zu}\n", purged);
+	else
+		printf("purged %zu expired records\n", purged);
 	ok = 0;
 out:
 	cp_store_close(st);
+	cp_conf_free(&cfg);
+	return ok;
+}
+
+/* Prints obj (and puts it) when --json, else nothing; text mode prints
+ * as it goes. */
+static void
+json_print(json_object *obj)
+{
+	if (json_out)
+		printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+		    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(obj);
+}
+
+static void
+jset(json_object *o, const char *k, json_object *v)
+{
+	json_object_object_add(o, k, v);
+}
+
+/* The configuration named by $CIMD_PROXY_CONF or the default path, with
+ * the warning printed; 0, or 1 with the error printed. */
+static int
+load_config(struct cp_config *cfg)
+{
+	char err[1024];
+	const char *path = cp_conf_path();
+
+	if (cp_conf_load(path, cfg, err, sizeof(err)) != CP_OK) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (cp_conf_warning(cfg) != NULL)
+		fprintf(stderr, "%s: warning: %s\n", path, cp_conf_warning(cfg));
+	cp_log_init("admin");
+	return 0;
+}
+
+/* The kid seal.h gives a key line (the first byte of SHA-256 of the
+ * key), or -1 when the line is not base64 of a key. */
+static int
+line_kid(const struct key_line *l)
+{
+	gnutls_datum_t in = { (unsigned char *)l->p, (unsigned)l->n }, raw = { NULL, 0 };
+	unsigned char digest[32];
+	int kid = -1;
+
+	if (gnutls_base64_decode2(&in, &raw) != 0)
+		return -1;
+	if (raw.size == KEY_BYTES &&
+	    gnutls_hash_fast(GNUTLS_DIG_SHA256, raw.data, raw.size, digest) == 0)
+		kid = digest[0];
+	gnutls_memset(raw.data, 0, raw.size);
+	gnutls_free(raw.data);
+	return kid;
+}
+
+/* Reads the key file as the endpoints do, into text (for line_kid);
+ * *sb its stat.  0, or 1 with the error printed. */
+static int
+read_keys(const char *path, struct cp_buf *text, struct stat *sb)
+{
+	struct cp_keys *keys = NULL;
+	bool exists;
+	char err[1024];
+
+	if (cp_keys_load(path, &keys, err, sizeof(err)) != CP_OK) {
+		fprintf(stderr, "key_file: %s\n", err);
+		return 1;
+	}
+	cp_keys_free(keys);
+	if (read_old(path, text, sb, &exists) != 0)
+		return 1;
+	return exists ? 0 : 1;
+}
+
+/*
+ * status: the configuration in brief, the keys (id, position; the age of
+ * the newest, from the key file's modification time: the file keeps no
+ * dates) and the live records per store namespace.  Opens the store, so
+ * run it as the web server user (a Berkeley DB store it creates would
+ * belong to whoever runs this).  0, or 1 when something could not be
+ * read (what could be is printed).
+ */
+static int
+status(void)
+{
+	struct cp_config cfg;
+	struct cp_store *st = NULL;
+	struct cp_buf text;
+	struct key_line l;
+	struct stat sb;
+	json_object *out = json_object_new_object(), *keys, *store, *k;
+	time_t now = time(NULL);
+	size_t at = 0, n, pos = 0;
+	char idhex[3];
+	int ns, ok = 1;
+
+	cp_buf_init(&text, MAX_KEY_FILE);
+	if (load_config(&cfg) != 0) {
+		json_object_put(out);
+		return 1;
+	}
+	jset(out, "config", json_object_new_string(cfg.source));
+	jset(out, "resource", json_object_new_string(cfg.resource));
+	jset(out, "idp_issuer", json_object_new_string(cfg.idp_issuer));
+	jset(out, "gateway_url", json_object_new_string(cfg.gateway_url));
+	jset(out, "store", json_object_new_string(cfg.store_kind == CP_STORE_BDB ?
+	    "bdb" : "postgresql"));
+	jset(out, "binding", json_object_new_string(cfg.binding == CP_BINDING_AGENTCORE ?
+	    "agentcore" : "off"));
+	jset(out, "consent", json_object_new_string(cfg.consent == CP_CONSENT_REMEMBER ?
+	    "remember" : cfg.consent == CP_CONSENT_ALWAYS ? "always" : "off"));
+	if (!json_out) {
+		printf("config %s\n  resource %s\n  idp_issuer %s\n  gateway_url %s\n"
+		    "  store %s, binding %s, consent %s\n", cfg.source, cfg.resource,
+		    cfg.idp_issuer, cfg.gateway_url, cfg.store_kind == CP_STORE_BDB ?
+		    "bdb" : "postgresql", cfg.binding == CP_BINDING_AGENTCORE ?
+		    "agentcore" : "off", cfg.consent == CP_CONSENT_REMEMBER ? "remember" :
+		    cfg.consent == CP_CONSENT_ALWAYS ? "always" : "off");
+		printf("keys %s\n", cfg.key_file);
+	}
+	keys = json_object_new_array();
+	jset(out, "keys", keys);
+	if (read_keys(cfg.key_file, &text, &sb) != 0)
+		goto store;
+	while (next_key_line(text.data, text.len, &at, &l)) {
+		k = json_object_new_object();
+		snprintf(idhex, sizeof(idhex), "%02x", line_kid(&l) & 0xff);
+		jset(k, "id", json_object_new_string(idhex));
+		jset(k, "position", json_object_new_int((int)pos));
+		jset(k, "seals", json_object_new_boolean(pos == 0));
+		if (pos == 0)
+			jset(k, "age_seconds", json_object_new_int64((int64_t)(now - sb.st_mtime)));
+		json_object_array_add(keys, k);
+		if (!json_out) {
+			if (pos == 0)
+				printf("  %02x  newest, seals; added %lld s ago (the key file's "
+				    "modification time)\n", line_kid(&l), (long long)(now - sb.st_mtime));
+			else
+				printf("  %02x  older, opens only; retire it once the newest is "
+				    "%d days old (cimd-proxy-admin retire-key %02x)\n", line_kid(&l),
+				    CP_REFRESH_TTL / 86400, line_kid(&l));
+		}
+		pos++;
+	}
+store:
+	store = json_object_new_object();
+	jset(out, "records", store);
+	if (cp_store_open(&cfg, &st) != CP_OK) {
+		fprintf(stderr, "cimd-proxy-admin: cannot open the store (see above)\n");
+		goto out;
+	}
+	if (!json_out)
+		printf("store records (live)\n");
+	for (ns = CP_NS_ONCE; ns < CP_NS_COUNT; ns++) {
+		if (cp_store_count(st, (enum cp_store_ns)ns, now, &n) != CP_OK) {
+			fprintf(stderr, "cimd-proxy-admin: cannot count the %s records (see above)\n",
+			    cp_store_ns_name((enum cp_store_ns)ns));
+			goto out;
+		}
+		jset(store, cp_store_ns_name((enum cp_store_ns)ns), json_object_new_int64((int64_t)n));
+		if (!json_out)
+			printf("  %-22s %zu\n", cp_store_ns_name((enum cp_store_ns)ns), n);
+	}
+	ok = pos > 0 ? 0 : 1;
+out:
+	jset(out, "ok", json_object_new_boolean(ok == 0));
+	json_print(out);
+	cp_store_close(st);
+	cp_buf_wipe_free(&text);
+	cp_conf_free(&cfg);
+	return ok;
+}
+
+/* Deletes the pending (not consumed) session bindings of user_id; *n
+ * counts them.  CP_OK or the store's failure. */
+static enum cp_status
+drop_bindings(struct cp_store *st, const char *user_id, time_t now, size_t *n)
+{
+	struct cp_buf scan;
+	struct cp_store_rec r;
+	json_object *rec, *v;
+	char *text;
+	size_t at = 0;
+	enum cp_status rc;
+
+	*n = 0;
+	cp_buf_init(&scan, MAX_SCAN);
+	if ((rc = cp_store_scan(st, CP_NS_BINDING, now, &scan)) != CP_OK)
+		goto out;
+	while (cp_store_rec_next(&scan, &at, &r)) {
+		if ((text = cp_strndup((const char *)r.value, r.vlen)) == NULL) {
+			rc = CP_ERR_NOMEM;
+			goto out;
+		}
+		rec = json_tokener_parse(text);
+		free(text);
+		if (rec == NULL)
+			continue;
+		if (json_object_object_get_ex(rec, "user_id", &v) &&
+		    json_object_is_type(v, json_type_string) &&
+		    strcmp(json_object_get_string(v), user_id) == 0 &&
+		    !(json_object_object_get_ex(rec, "consumed", &v) &&
+		    json_object_get_boolean(v))) {
+			rc = cp_store_del(st, CP_NS_BINDING, r.key, r.klen);
+			if (rc == CP_OK)
+				(*n)++;
+			else if (rc != CP_ERR_NOT_FOUND) {
+				json_object_put(rec);
+				goto out;
+			}
+			rc = CP_OK;
+		}
+		json_object_put(rec);
+	}
+out:
+	cp_buf_wipe_free(&scan);
+	return rc;
+}
+
+/*
+ * revoke --user ID | --client URL (revoke.h): refresh tokens sealed up to
+ * now stop working at their next refresh (invalid_grant); for a user,
+ * their pending session bindings are deleted too (the browser step then
+ * answers that the binding is unknown).  Bindings record no client, so
+ * --client touches refresh tokens only.  0; 1 when the store failed.
+ */
+static int
+revoke_cmd(const char *opt, const char *id)
+{
+	struct cp_config cfg;
+	struct cp_store *st = NULL;
+	json_object *out;
+	enum cp_revoke_kind kind = strcmp(opt, "--user") == 0 ? CP_REVOKE_USER : CP_REVOKE_CLIENT;
+	time_t now = time(NULL);
+	size_t n = 0;
+	int ok = 1;
+
+	if (load_config(&cfg) != 0)
+		return 1;
+	if (cp_store_open(&cfg, &st) != CP_OK) {
+		fprintf(stderr, "cimd-proxy-admin: cannot open the store (see above)\n");
+		goto out;
+	}
+	if (cp_revoke_record(st, kind, id, now) != CP_OK) {
+		fprintf(stderr, "cimd-proxy-admin: the revocation was not recorded (see above)\n");
+		goto out;
+	}
+	if (kind == CP_REVOKE_USER && drop_bindings(st, id, now, &n) != CP_OK) {
+		fprintf(stderr, "cimd-proxy-admin: refresh tokens revoked, but the pending "
+		    "bindings could not be read or deleted (see above): run revoke again\n");
+		goto out;
+	}
+	ok = 0;
+	if (json_out) {
+		out = json_object_new_object();
+		jset(out, kind == CP_REVOKE_USER ? "user" : "client_id", json_object_new_string(id));
+		jset(out, "revoked_at", json_object_new_int64((int64_t)now));
+		jset(out, "bindings_deleted", json_object_new_int64((int64_t)n));
+		json_print(out);
+	} else {
+		printf("%s %s: refresh tokens issued until now are revoked (their next refresh "
+		    "answers invalid_grant); %zu pending bindings deleted\n",
+		    kind == CP_REVOKE_USER ? "user" : "client", id, n);
+	}
+out:
+	cp_store_close(st);
+	cp_conf_free(&cfg);
+	return ok;
+}
+
+/* One line of `test`: ok, or the failure and what to fix. */
+static int
+test_line(json_object *arr, const char *what, bool ok, const char *detail, const char *fix)
+{
+	json_object *o = json_object_new_object();
+
+	jset(o, "check", json_object_new_string(what));
+	jset(o, "ok", json_object_new_boolean(ok));
+	jset(o, "detail", json_object_new_string(detail));
+	if (!ok)
+		jset(o, "fix", json_object_new_string(fix));
+	json_object_array_add(arr, o);
+	if (!json_out) {
+		printf("%-4s %-18s %s\n", ok ? "ok" : "FAIL", what, detail);
+		if (!ok)
+			printf("     fix: %s\n", fix);
+	}
+	return ok ? 0 : 1;
+}
+
+/* The MCP initialize request of `test` (MCP 2025-06-18, lifecycle). */
+#define MCP_INITIALIZE "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"," \
+	"\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}," \
+	"\"clientInfo\":{\"name\":\"cimd-proxy-admin\",\"version\":\"" PACKAGE_VERSION "\"}}}"
+
+/*
+ * test: what the endpoints depend on, each line ok or the failure and
+ * what to fix: the store (write, read, delete a probe record), the IdP
+ * (discovery, then the JWKS), the gateway (an MCP initialize without a
+ * token: any answer but a 5xx shows it is there; a gateway that wants a
+ * token answers 401), the AgentCore endpoint over TLS (binding =
+ * agentcore; any HTTP answer proves the TLS handshake).  Run it as the
+ * web server user, on the host that serves.  0 all ok, 1 any failed.
+ */
+static int
+test(void)
+{
+	struct cp_config cfg;
+	struct cp_store *st = NULL;
+	struct cp_idp idp;
+	struct cp_http_response resp;
+	struct cp_buf v;
+	json_object *out = json_object_new_object(), *arr = json_object_new_array(), *jwks = NULL;
+	char detail[512], probe[32];
+	uint8_t rnd[8];
+	enum cp_status rc;
+	int failed = 0;
+
+	memset(&idp, 0, sizeof(idp));
+	memset(&resp, 0, sizeof(resp));
+	cp_buf_init(&v, 64);
+	jset(out, "checks", arr);
+	if (load_config(&cfg) != 0) {
+		json_object_put(out);
+		return 1;
+	}
+	/* The store: open, write, read back, delete. */
+	rc = cp_store_open(&cfg, &st);
+	if (rc == CP_OK && (rc = cp_random(rnd, sizeof(rnd))) == CP_OK) {
+		memcpy(probe, "admin-test:", 11);
+		cp_hex(rnd, sizeof(rnd), probe + 11);
+		if ((rc = cp_store_put(st, CP_NS_RATE, probe, strlen(probe), "1", 1,
+		    time(NULL) + TEST_PROBE_TTL)) == CP_OK &&
+		    (rc = cp_store_get(st, CP_NS_RATE, probe, strlen(probe), &v, NULL)) == CP_OK)
+			rc = cp_store_del(st, CP_NS_RATE, probe, strlen(probe));
+	}
+	snprintf(detail, sizeof(detail), "%s: %s", cfg.store_kind == CP_STORE_BDB ? "bdb" :
+	    "postgresql", rc == CP_OK ? "wrote, read and deleted a record" : cp_status_str(rc));
+	failed |= test_line(arr, "store", rc == CP_OK, detail,
+	    cfg.store_kind == CP_STORE_BDB ? "run as the web server user; the store directory "
+	    "must be writable by it (see the log lines above)" :
+	    "check the conninfo, that the server is up, and cimd-proxy-admin check-config");
+	/* The IdP. */
+	rc = cp_idp_discover(&cfg, NULL, &idp);
+	snprintf(detail, sizeof(detail), "%s/.well-known/openid-configuration: %s",
+	    cfg.idp_issuer, rc == CP_OK ? "issuer matches, endpoints present" : cp_status_str(rc));
+	failed |= test_line(arr, "idp discovery", rc == CP_OK, detail,
+	    "check idp_issuer (byte for byte the issuer the IdP names), DNS, the firewall, "
+	    "and tls_ca_file when the IdP's certificate is from a private CA");
+	if (rc == CP_OK) {
+		rc = cp_idp_jwks(&cfg, NULL, &idp, false, &jwks);
+		snprintf(detail, sizeof(detail), "%s: %s", idp.jwks_uri, rc == CP_OK ?
+		    "a JWK Set" : cp_status_str(rc));
+		failed |= test_line(arr, "idp jwks", rc == CP_OK, detail,
+		    "the IdP's jwks_uri must answer a JWK Set over https from this host");
+	}
+	/* The gateway. */
+	rc = cp_http_post_json(&cfg, cfg.gateway_url, MCP_INITIALIZE, strlen(MCP_INITIALIZE), &resp);
+	if (rc == CP_OK)
+		snprintf(detail, sizeof(detail), "%s: initialize answered HTTP %ld",
+		    cfg.gateway_url, resp.status);
+	else
+		snprintf(detail, sizeof(detail), "%s: %s", cfg.gateway_url, cp_status_str(rc));
+	failed |= test_line(arr, "gateway", rc == CP_OK && resp.status < 500, detail,
+	    "check gateway_url, DNS and the firewall; a 5xx is the gateway's own failure");
+	cp_buf_free(&resp.body);
+	/* AgentCore. */
+	if (cfg.binding == CP_BINDING_AGENTCORE) {
+		rc = cp_http_get(&cfg, cfg.agentcore_endpoint, &resp);
+		snprintf(detail, sizeof(detail), "%s: %s", cfg.agentcore_endpoint,
+		    rc == CP_OK ? "TLS handshake done, HTTP answered" : cp_status_str(rc));
+		failed |= test_line(arr, "agentcore", rc == CP_OK, detail,
+		    "check agentcore_region or agentcore_endpoint, DNS, the firewall or "
+		    "proxy, and tls_ca_file");
+		cp_buf_free(&resp.body);
+	}
+	jset(out, "ok", json_object_new_boolean(!failed));
+	json_print(out);
+	json_object_put(jwks);
+	cp_idp_free(&idp);
+	cp_store_close(st);
+	cp_buf_free(&v);
+	cp_conf_free(&cfg);
+	return failed;
+}
+
+/* A key id as status prints it: two hex digits; -1 when not one. */
+static int
+parse_kid(const char *s)
+{
+	int v = 0, i;
+
+	if (strlen(s) != 2)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		v <<= 4;
+		if (s[i] >= '0' && s[i] <= '9')
+			v |= s[i] - '0';
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			v |= s[i] - 'a' + 10;
+		else if (s[i] >= 'A' && s[i] <= 'F')
+			v |= s[i] - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/*
+ * retire-key ID: removes the older key(s) with that id from the
+ * configured key_file, rewritten as keygen writes it (FILE.new, owner
+ * and mode kept, one rename).  What only that key sealed stops opening:
+ * refresh tokens then answer invalid_grant.  The newest key, which
+ * seals, is never retired.  0; 1 when refused or failed.
+ */
+static int
+retire_key(const char *idtext)
+{
+	struct cp_config cfg;
+	struct cp_buf old, text, tmp;
+	struct key_line l;
+	struct stat sb;
+	json_object *out;
+	size_t at = 0, pos = 0, removed = 0, kept = 0;
+	bool exists = false, created = false;
+	int kid = parse_kid(idtext), fd = -1, ok = 1;
+
+	if (kid < 0) {
+		fprintf(stderr, "cimd-proxy-admin: retire-key %s: give a key id as "
+		    "cimd-proxy-admin status prints it (two hex digits)\n", idtext);
+		return 2;
+	}
+	if (load_config(&cfg) != 0)
+		return 1;
+	cp_buf_init(&old, MAX_KEY_FILE);
+	cp_buf_init(&text, CP_SEAL_MAX_KEY_FILE);
+	cp_buf_init(&tmp, strlen(cfg.key_file) + sizeof(".new"));
+	if ((fd = open_tmp(cfg.key_file, &tmp, "retire-key")) < 0)
+		goto out;
+	created = true;
+	if (read_old(cfg.key_file, &old, &sb, &exists) != 0)
+		goto out;
+	for (; next_key_line(old.data, old.len, &at, &l); pos++) {
+		if (line_kid(&l) == kid) {
+			if (pos == 0) {
+				fprintf(stderr, "cimd-proxy-admin: key %02x is the newest, the one "
+				    "that seals: run keygen first, then retire it once what it "
+				    "sealed has expired; nothing written\n", kid);
+				goto out;
+			}
+			removed++;
+			continue;
+		}
+		if (cp_buf_add(&text, l.p, l.n) != CP_OK || cp_buf_addc(&text, '\n') != CP_OK)
+			goto out;
+		kept++;
+	}
+	if (removed == 0) {
+		fprintf(stderr, "cimd-proxy-admin: %s has no key %02x (cimd-proxy-admin status "
+		    "lists them); nothing written\n", cfg.key_file, kid);
+		goto out;
+	}
+	if (commit_keys(cfg.key_file, &fd, cp_buf_cstr(&tmp), &text, &sb) != 0)
+		goto out;
+	created = false;
+	ok = 0;
+	if (json_out) {
+		out = json_object_new_object();
+		jset(out, "key_file", json_object_new_string(cfg.key_file));
+		jset(out, "retired", json_object_new_string(idtext));
+		jset(out, "keys_left", json_object_new_int64((int64_t)kept));
+		json_print(out);
+	} else {
+		printf("%s: key %02x retired, %zu keys left; what only it sealed no longer "
+		    "opens\n", cfg.key_file, kid, kept);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (created)
+		unlink(cp_buf_cstr(&tmp));
+	cp_buf_wipe_free(&old);
+	cp_buf_wipe_free(&text);
+	cp_buf_free(&tmp);
 	cp_conf_free(&cfg);
 	return ok;
 }
@@ -500,7 +1050,13 @@ main(int argc, char **argv)
 {
 	int keep = KEEP_ALL;
 
-	if (argc >= 2 && strcmp(argv[1], "keygen") == 0) {
+	/* --json right after the command, for the commands that take it. */
+	if (argc >= 3 && strcmp(argv[2], "--json") == 0) {
+		json_out = true;
+		memmove(argv + 2, argv + 3, (size_t)(argc - 2) * sizeof(*argv));
+		argc--;
+	}
+	if (argc >= 2 && strcmp(argv[1], "keygen") == 0 && !json_out) {
 		if (argc == 5 && strcmp(argv[2], "--keep") == 0) {
 			if ((keep = parse_keep(argv[3])) < 0) {
 				fprintf(stderr, "cimd-proxy-admin: --keep %s: give a number "
@@ -513,11 +1069,21 @@ main(int argc, char **argv)
 			return keygen(argv[2], keep);
 		return usage();
 	}
-	if (argc == 2 && strcmp(argv[1], "check-config") == 0)
+	if (argc == 2 && strcmp(argv[1], "check-config") == 0 && !json_out)
 		return check_config();
-	if ((argc == 2 || argc == 3) && strcmp(argv[1], "init-store") == 0)
+	if ((argc == 2 || argc == 3) && strcmp(argv[1], "init-store") == 0 && !json_out)
 		return init_store(argc == 3 ? argv[2] : SCHEMA_FILE);
 	if (argc == 2 && strcmp(argv[1], "purge") == 0)
 		return purge();
+	if (argc == 2 && strcmp(argv[1], "status") == 0)
+		return status();
+	if (argc == 2 && strcmp(argv[1], "test") == 0)
+		return test();
+	if (argc == 4 && strcmp(argv[1], "revoke") == 0 &&
+	    (strcmp(argv[2], "--user") == 0 || strcmp(argv[2], "--client") == 0) &&
+	    argv[3][0] != '\0' && strlen(argv[3]) <= CP_REVOKE_MAX_ID)
+		return revoke_cmd(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "retire-key") == 0)
+		return retire_key(argv[2]);
 	return usage();
 }

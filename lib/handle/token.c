@@ -22,6 +22,7 @@
 #include "refresh.h"
 #include "response.h"
 #include "handle.h"
+#include "revoke.h"
 
 #define CP_GRANT_HEX_LEN    (2 * CP_SEAL_ID_LEN)
 #define CP_REVOKED_KEY      "revoked-grant:"
@@ -186,6 +187,9 @@ answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
 			rc = cp_login_set(plain, "grant", g->id);
 		if (rc == CP_OK)
 			rc = cp_login_set(plain, "scope", scope);
+		/* revoke.h: whose grant, for revoke --user. */
+		if (rc == CP_OK)
+			rc = cp_revoke_user_set(lg->cfg, lg->st, idp, plain);
 		if (rc == CP_OK)
 			rc = cp_login_seal(lg, CP_SEAL_REFRESH, plain,
 			    time(NULL) + CP_REFRESH_TTL, &env, NULL);
@@ -450,6 +454,18 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		}
 		goto out;
 	}
+	/* --- operator revocation (revoke.h; cimd-proxy-admin revoke) --- */
+	if ((rc = cp_revoke_check(lg->st, env, expires)) != CP_OK) {
+		if (rc == CP_ERR_DENIED) {
+			cp_log_security("refresh token revoked by the operator presented (client %.200s)",
+			    client_id);
+			rc = fail(req, 400, "invalid_grant", "the refresh token was revoked");
+		} else {
+			rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
+		}
+		goto out;
+	}
+	/* --- end of operator revocation --- */
 	if (scope != NULL && cp_oauth_scope(lg->cfg, scope, &scopes) != CP_OK) {
 		rc = fail(req, 400, "invalid_scope", "a requested scope is not offered by this server");
 		goto out;

@@ -9,7 +9,11 @@
 //   node login-client.mjs --mcp-url http://127.0.0.1:P/mcp \
 //       --client-metadata-url https://127.0.0.1:D/harness.json \
 //       --redirect-uri http://127.0.0.1:9300/callback [--login-hint alice]
-//       [--list-and-call TOOL [--call-args JSON]]
+//       [--list-and-call TOOL [--call-args JSON]] [--print-access-token]
+//
+// --print-access-token puts the access token the client ends with into
+// the summary as `access_token`, for a human to use (README's
+// walkthrough); tests never pass it, so no log of theirs holds a token.
 //
 // With --list-and-call, the SDK's MCP client drives the login instead, as
 // an MCP application does: it connects to --mcp-url with no token, gets
@@ -37,6 +41,7 @@ const { values: opt } = parseArgs({
     'max-hops': { type: 'string', default: '12' },
     'list-and-call': { type: 'string' },
     'call-args': { type: 'string', default: '{}' },
+    'print-access-token': { type: 'boolean', default: false },
   },
 });
 for (const k of ['mcp-url', 'client-metadata-url', 'redirect-uri']) {
@@ -209,6 +214,7 @@ try {
     new_refresh_token: store.tokens.refresh_token !== first.refresh_token,
     refresh_wrapped: store.tokens.refresh_token.startsWith('v1.'),
   };
+  if (opt['print-access-token']) summary.access_token = store.tokens.access_token;
   summary.ok = true;
   console.log(JSON.stringify(summary));
 } catch (e) {

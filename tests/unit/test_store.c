@@ -907,6 +907,61 @@ case_admin_purge(const struct backend *be)
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 1, "an unusable store: admin purge exits 1");
 }
 
+/* cp_store_count and cp_store_scan (cimd-proxy-admin status, revoke):
+ * the live records of one namespace only, every byte of each, a cap that
+ * holds, and a scan buffer cut short read as far as it is whole. */
+static void
+test_walk(struct cp_store *st)
+{
+	time_t now = time(NULL);
+	struct cp_buf scan;
+	struct cp_store_rec r;
+	size_t n = 99, at = 0, seen = 0, len;
+	bool right = true;
+	char key[32], value[32];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(key, sizeof(key), "walk-%d", i);
+		snprintf(value, sizeof(value), "value-%d", i);
+		cp_store_put(st, CP_NS_REVOKED, key, strlen(key), value, strlen(value), now + 100 + i);
+	}
+	cp_store_put(st, CP_NS_REVOKED, "walk-dead", 9, "x", 1, now - 1);
+	cp_store_put(st, CP_NS_MCP_SESSION, "walk-other", 10, "x", 1, now + 100);
+	is_int(cp_store_count(st, CP_NS_REVOKED, now, &n), CP_OK, "count");
+	is_int((long)n, 3, "  the live records of that namespace only");
+	cp_buf_init(&scan, 4096);
+	is_int(cp_store_scan(st, CP_NS_REVOKED, now, &scan), CP_OK, "scan");
+	while (cp_store_rec_next(&scan, &at, &r)) {
+		i = r.klen == 6 ? r.key[5] - '0' : -1;
+		snprintf(value, sizeof(value), "value-%d", i);
+		right = right && i >= 0 && i < 3 && memcmp(r.key, "walk-", 5) == 0 &&
+		    r.vlen == strlen(value) && memcmp(r.value, value, r.vlen) == 0 &&
+		    r.expires == now + 100 + i;
+		seen++;
+	}
+	ok(seen == 3 && right && at == scan.len, "  every live record, key, value and expiry (%zu)", seen);
+	len = scan.len;
+	scan.len = len - 1;
+	at = 0;
+	seen = 0;
+	while (cp_store_rec_next(&scan, &at, &r))
+		seen++;
+	is_int((long)seen, 2, "  a buffer cut short: the whole records only");
+	scan.len = len;
+	cp_buf_free(&scan);
+	cp_buf_init(&scan, 40);
+	is_int(cp_store_scan(st, CP_NS_REVOKED, now, &scan), CP_ERR_LIMIT,
+	    "a scan over its buffer's cap: CP_ERR_LIMIT");
+	cp_buf_free(&scan);
+	for (i = 0; i < 3; i++) {
+		snprintf(key, sizeof(key), "walk-%d", i);
+		cp_store_del(st, CP_NS_REVOKED, key, strlen(key));
+	}
+	cp_store_count(st, CP_NS_REVOKED, now, &n);
+	is_int((long)n, 0, "  deleted: count 0");
+}
+
 /* Basics, purge and limits on one handle, as a FastCGI process uses it. */
 static void
 case_operations(const struct backend *be)
@@ -920,6 +975,7 @@ case_operations(const struct backend *be)
 	test_basics(st);
 	test_purge(st);
 	test_limits(st);
+	test_walk(st);
 	cp_store_close(st);
 }
 
