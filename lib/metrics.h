@@ -125,6 +125,12 @@ int64_t cp_metrics_get(enum cp_metric m);
  * to out.  CP_ERR_INVALID when nothing is mapped; CP_ERR_LIMIT, NOMEM. */
 enum cp_status cp_metrics_expose(struct cp_buf *out);
 
+/* The metrics endpoint's handler (lib/handle/metrics.c): 404 when
+ * metrics_path is off or not the path asked for, 403 to an address
+ * outside metrics_allow, else the exposition. */
+struct cp_req;
+enum cp_status cp_metrics_handle(struct cp_req *req);
+
 /* True when the address text addr (REMOTE_ADDR: IPv4, IPv6, or IPv6
  * with an IPv4-mapped address) is inside one of the n blocks. */
 bool cp_cidr_match(const struct cp_cidr *blocks, size_t n, const char *addr);
