@@ -14,11 +14,13 @@
 #include "audit.h"
 #include "log.h"
 #include "metrics.h"
+#include "url.h"
 
 /* Longest string field, tried in turn until the line fits: at the last,
  * every field escaped to six bytes a byte (\u00XX) still fits. */
 static const size_t field_caps[] = { 1024, 256, 40 };
 #define USER_HASH_BYTES 16      /* 32 hex digits */
+#define CP_MAX_AUDIT_HOST 256   /* a DNS name is at most 253 bytes */
 
 static const char *const kind_names[] = {
 	[CP_AUDIT_AUTHORIZE] = "authorize",
@@ -38,6 +40,7 @@ static const char *const consent_names[] = {
 	[CP_AUDIT_CONSENT_SHOWN] = "shown",
 	[CP_AUDIT_CONSENT_REMEMBERED] = "remembered",
 	[CP_AUDIT_CONSENT_SKIPPED] = "skipped",
+	[CP_AUDIT_CONSENT_APPROVED] = "approved",
 	[CP_AUDIT_CONSENT_DENIED] = "denied",
 };
 
@@ -152,6 +155,30 @@ user_text(const struct cp_config *cfg, const struct cp_keys *keys, const char *u
 	return hex;
 }
 
+/* The host of redirect_uri, or its scheme and ":" for a private-use
+ * scheme with no host (RFC 8252 section 7.1), into out: never its path
+ * or query, which may carry what the client put there. */
+static const char *
+redirect_host(const char *redirect_uri, char *out, size_t len)
+{
+	struct cp_url u;
+	const char *r = NULL, *colon;
+
+	if (redirect_uri == NULL || (colon = strchr(redirect_uri, ':')) == NULL)
+		return NULL;
+	if (strncmp(colon, "://", 3) != 0) {
+		snprintf(out, len, "%.*s:", (int)(colon - redirect_uri), redirect_uri);
+		return out;
+	}
+	memset(&u, 0, sizeof(u));
+	if (cp_url_parse(redirect_uri, &u) == CP_OK) {
+		snprintf(out, len, "%s", u.host ? u.host : "");
+		r = out;
+	}
+	cp_url_free(&u);
+	return r;
+}
+
 /* One attempt at the line with every string field at most cap bytes. */
 static enum cp_status
 format_capped(const struct cp_config *cfg, const struct cp_keys *keys,
@@ -160,6 +187,7 @@ format_capped(const struct cp_config *cfg, const struct cp_keys *keys,
 	enum cp_status rc = CP_ERR_NOMEM;
 	json_object *o;
 	char ts[32], h1[2 * USER_HASH_BYTES + 1], h2[2 * USER_HASH_BYTES + 1];
+	char rhost[CP_MAX_AUDIT_HOST];
 	struct timespec now;
 	struct tm tm;
 	const char *line;
@@ -177,7 +205,8 @@ format_capped(const struct cp_config *cfg, const struct cp_keys *keys,
 	    !add_str(o, "user", user_text(cfg, keys, ev->user, h1), cap, &cut) ||
 	    !add_str(o, "other_user", user_text(cfg, keys, ev->other_user, h2), cap, &cut) ||
 	    !add_str(o, "client_id", ev->client_id, cap, &cut) ||
-	    !add_str(o, "redirect_host", ev->redirect_host, cap, &cut) ||
+	    !add_str(o, "redirect_host", redirect_host(ev->redirect_uri, rhost,
+	    sizeof(rhost)), cap, &cut) ||
 	    ((unsigned)ev->consent < sizeof(consent_names) / sizeof(consent_names[0]) &&
 	    !add_str(o, "consent", consent_names[ev->consent], cap, &cut)) ||
 	    !add_str(o, "method", ev->method, cap, &cut) ||

@@ -32,7 +32,7 @@
 #define CP_MAX_AUDIT_LINE   4000
 
 enum cp_audit_kind {
-	CP_AUDIT_AUTHORIZE,         /* /authorize decided: client_id, redirect_host, consent */
+	CP_AUDIT_AUTHORIZE,         /* /authorize decided: client_id, redirect_uri, consent */
 	CP_AUDIT_LOGIN,             /* /callback: user, client_id */
 	CP_AUDIT_TOKEN_ISSUED,      /* authorization_code grant: user, client_id */
 	CP_AUDIT_TOKEN_REFRESHED,   /* refresh_token grant: user, client_id */
@@ -50,7 +50,8 @@ enum cp_audit_consent {
 	CP_AUDIT_CONSENT_SHOWN,
 	CP_AUDIT_CONSENT_REMEMBERED,
 	CP_AUDIT_CONSENT_SKIPPED,   /* consent = off */
-	CP_AUDIT_CONSENT_DENIED,
+	CP_AUDIT_CONSENT_APPROVED,  /* the form's Approve */
+	CP_AUDIT_CONSENT_DENIED,    /* the form's Deny */
 };
 
 /* One event.  NULL strings and zero numbers are left out of the line
@@ -60,7 +61,7 @@ struct cp_audit_event {
 	const char *user;           /* the IdP's user id (audit_user decides how written) */
 	const char *other_user;     /* binding refused: the user the browser signed in as */
 	const char *client_id;      /* the CIMD client_id URL */
-	const char *redirect_host;
+	const char *redirect_uri;   /* only its host (or a private scheme) is written */
 	enum cp_audit_consent consent;
 	const char *reason;         /* an OAuth error code or a short phrase, never a secret */
 	const char *method;         /* JSON-RPC method */

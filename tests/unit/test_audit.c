@@ -128,9 +128,15 @@ test_events(void)
 	json_object_put(o);
 
 	ev = (struct cp_audit_event){ .kind = CP_AUDIT_AUTHORIZE, .client_id = "https://a/x",
-	    .redirect_host = "127.0.0.1", .consent = CP_AUDIT_CONSENT_REMEMBERED };
+	    .redirect_uri = "http://127.0.0.1:9300/callback?x=secret",
+	    .consent = CP_AUDIT_CONSENT_REMEMBERED };
 	o = format(&cfg, NULL, &ev, &len);
 	is_str(member(o, "consent"), "remembered", "authorize: consent remembered");
+	is_str(member(o, "redirect_host"), "127.0.0.1", "  the redirect host only");
+	json_object_put(o);
+	ev.redirect_uri = "com.example.app:/oauth2redirect";
+	o = format(&cfg, NULL, &ev, &len);
+	is_str(member(o, "redirect_host"), "com.example.app:", "  a private-use scheme");
 	ok(member(o, "bytes") == NULL && member(o, "user") == NULL, "  no unset fields");
 	json_object_put(o);
 	cp_conf_free(&cfg);
@@ -172,7 +178,7 @@ test_events(void)
 		big[i] = (char)(i % 3 == 0 ? 0x01 : i % 3 == 1 ? '"' : 0xc3);
 	ev = (struct cp_audit_event){ .kind = CP_AUDIT_TOOL_CALL, .user = big, .client_id = big,
 	    .method = big, .tool = big, .reason = big, .host = big, .other_user = big,
-	    .redirect_host = big };
+	    .redirect_uri = big };
 	o = format(&cfg, NULL, &ev, &len);
 	ok(o != NULL && len <= CP_MAX_AUDIT_LINE,
 	    "control bytes, quotes and broken UTF-8 in eight fields: valid, %zu bytes", len);
