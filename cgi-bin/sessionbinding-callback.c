@@ -1,26 +1,19 @@
 /*
  * /sessionbinding/callback: where AgentCore sends the browser after the
  * user consented at the downstream service; checks the session binding
- * and starts the IdP login that proves who the user is.  The logic is in
- * lib/sbind.c.
+ * and starts the IdP login that proves who the user is.  The logic is in lib/handle/sessionbinding-callback.c.
  */
 #include "config.h"
 
 #include "endpoint.h"
+#include "handle/handle.h"
 #include "sbind.h"
-
-static enum cp_status
-handle(struct cp_req *req)
-{
-	if (!cp_req_path_is(req, CP_SB_CALLBACK_PATH))
-		return cp_resp_not_found(req);
-	return cp_sbind_callback(req);
-}
 
 static const struct cp_endpoint endpoint = {
 	.name = "sessionbinding-callback",
+	.path = CP_SB_CALLBACK_PATH,
 	.allow = "GET",
-	.handle = handle,
+	.handle = cp_sbind_callback,
 };
 
 int

@@ -1,24 +1,17 @@
 /*
  * /token: the authorization_code and refresh_token grants, forwarded to
- * the IdP through our sealed envelopes.  The logic is in lib/token.c.
+ * the IdP through our sealed envelopes.  The logic is in lib/handle/token.c.
  */
 #include "config.h"
 
 #include "endpoint.h"
-#include "token.h"
-
-static enum cp_status
-handle(struct cp_req *req)
-{
-	if (!cp_req_path_is(req, "/token"))
-		return cp_resp_not_found(req);
-	return cp_token_handle(req);
-}
+#include "handle/handle.h"
 
 static const struct cp_endpoint endpoint = {
 	.name = "token",
+	.path = "/token",
 	.allow = "POST",
-	.handle = handle,
+	.handle = cp_token_handle,
 };
 
 int

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -47,7 +48,10 @@ cp_bearer_unavailable(enum cp_status rc)
 }
 
 /* Tokens this process verified: SHA-256 over issuer, audience, client
- * and token, so a changed configuration never reuses an old verdict. */
+ * and token, so a changed configuration never reuses an old verdict.
+ * Shared by the threads of a process (ctx.h): cache_lock guards the
+ * slots and cache_next; a hit hands out its own reference to the claims. */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	unsigned char digest[32];
 	time_t until;
@@ -74,13 +78,16 @@ cache_digest(const struct cp_config *cfg, struct cp_str token, unsigned char dig
 static json_object *
 cache_get(const unsigned char digest[32], time_t now)
 {
+	json_object *claims = NULL;
 	size_t i;
 
-	for (i = 0; i < CP_BEARER_CACHE_SLOTS; i++)
+	pthread_mutex_lock(&cache_lock);
+	for (i = 0; i < CP_BEARER_CACHE_SLOTS && claims == NULL; i++)
 		if (cache[i].claims && cache[i].until > now &&
 		    cp_secret_eq(cache[i].digest, 32, digest, 32))
-			return json_object_get(cache[i].claims);
-	return NULL;
+			claims = json_object_get(cache[i].claims);
+	pthread_mutex_unlock(&cache_lock);
+	return claims;
 }
 
 static void
@@ -88,17 +95,20 @@ cache_put(const unsigned char digest[32], json_object *claims, time_t now)
 {
 	json_object *exp;
 	time_t until = now + CP_BEARER_CACHE_SECONDS;
-	size_t i = cache_next++ % CP_BEARER_CACHE_SLOTS;
+	size_t i;
 
 	if (!json_object_object_get_ex(claims, "exp", &exp) ||
 	    !json_object_is_type(exp, json_type_int))
 		return;
 	if ((time_t)json_object_get_int64(exp) < until)
 		until = (time_t)json_object_get_int64(exp);
+	pthread_mutex_lock(&cache_lock);
+	i = cache_next++ % CP_BEARER_CACHE_SLOTS;
 	json_object_put(cache[i].claims);
 	memcpy(cache[i].digest, digest, 32);
 	cache[i].until = until;
 	cache[i].claims = json_object_get(claims);
+	pthread_mutex_unlock(&cache_lock);
 }
 
 void

@@ -1,6 +1,5 @@
 /*
- * The browser side of the login: the __Host- browser-binding cookie,
- * remembered consent, and the consent page (PROTOCOL.md 9; MCP-BP
+ * Consent: remembered approvals and the consent page (PROTOCOL.md 9; MCP-BP
  * "Consent Cookie Security", "Consent UI Requirements").
  */
 #ifndef CP_CONSENT_H
@@ -12,41 +11,12 @@
 
 #include <json-c/json.h>
 
+#include "browser.h"
 #include "login.h"
 #include "request.h"
 #include "status.h"
 
-#define CP_BROWSER_COOKIE   "__Host-cimd-browser"
 #define CP_DOC_HASH_LEN     43      /* base64url of a SHA-256 */
-
-/* Reads the browser id from the request's cookie called name (a sealed
- * CP_SEAL_BROWSER envelope).  CP_ERR_NOT_FOUND when there is none,
- * CP_ERR_DUPLICATE when it was sent twice, CP_ERR_SYNTAX / CP_ERR_CRYPTO /
- * CP_ERR_EXPIRED for a cookie we did not seal or that ran out. */
-enum cp_status cp_browser_get(struct cp_req *req, struct cp_login *lg,
-    const char *name, uint8_t id[CP_BROWSER_ID_LEN]);
-
-/* Queues on req the cookie called name (a __Host- name) carrying id
- * sealed for ttl seconds: Max-Age=ttl; Path=/; Secure; HttpOnly;
- * SameSite=Lax (the IdP's redirect back is a top-level GET). */
-enum cp_status cp_browser_set(struct cp_req *req, struct cp_login *lg,
-    const char *name, int ttl, const uint8_t id[CP_BROWSER_ID_LEN]);
-
-/* True when the request's cookie called name holds the browser whose
- * text form (cp_browser_text) is bound; compared in constant time.
- * False when bound is NULL or the cookie is missing or not ours. */
-bool cp_browser_is(struct cp_req *req, struct cp_login *lg, const char *name,
-    const char *bound);
-
-/* The browser id for /authorize: the cookie's (a valid cookie is left as
- * it is; cp_consent_remember renews it), or a new random one whose sealed
- * cookie (Secure; HttpOnly; SameSite=Lax; Path=/; no Domain; 30 days) is
- * queued on req. */
-enum cp_status cp_browser_ensure(struct cp_req *req, struct cp_login *lg,
-    uint8_t id[CP_BROWSER_ID_LEN]);
-
-/* The browser id as base64url text (22 chars) appended to out. */
-enum cp_status cp_browser_text(const uint8_t id[CP_BROWSER_ID_LEN], struct cp_buf *out);
 
 /* True when this browser approved client_id with the document hash
  * doc_hash within CP_CONSENT_TTL.  A store failure reads as false: the
@@ -60,11 +30,6 @@ bool cp_consent_remembered(struct cp_login *lg, const char *browser,
  * stores nothing.  CP_ERR_STORE when the record could not be saved. */
 enum cp_status cp_consent_record(struct cp_login *lg, const char *browser,
     const char *client_id, const char *doc_hash, time_t expires);
-
-/* Queues on req the browser cookie of the request again, same id, for
- * CP_BROWSER_TTL, so that a consent record made from now on never
- * outlives the cookie that finds it.  cp_browser_get's failures. */
-enum cp_status cp_browser_renew(struct cp_req *req, struct cp_login *lg);
 
 /* What the consent page shows; every string comes from the client (or
  * its document) and is escaped here. */

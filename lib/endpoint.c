@@ -10,48 +10,11 @@
 #include <curl/curl.h>
 #include <gnutls/gnutls.h>
 
+#include "ctx.h"
 #include "endpoint.h"
 #include "log.h"
 
 extern char **environ;
-
-static struct cp_config config;
-static bool config_ok;
-static char config_err[1024];
-static char *config_path;       /* the file config was loaded from */
-
-/*
- * Loads the configuration named by path unless it is already loaded.
- * The path can differ per request: Apache's PassEnv hands
- * CIMD_PROXY_CONF to FastCGI programs as a request parameter, not as
- * process environment, and one program may serve several vhosts.
- * A failure is not logged here but by cp_endpoint_serve, once for each
- * request it answers 500; a setting that weakens a check is logged here,
- * once per process and file.
- */
-static bool
-config_use(const char *path)
-{
-	const char *warning;
-
-	if (config_path && strcmp(config_path, path) == 0)
-		return config_ok;
-	cp_conf_free(&config);
-	free(config_path);
-	config_path = strdup(path);
-	config_ok = config_path && cp_conf_load(path, &config, config_err,
-	    sizeof(config_err)) == CP_OK;
-	if (config_path == NULL)
-		snprintf(config_err, sizeof(config_err), "out of memory");
-	if (config_ok && (warning = cp_conf_warning(&config)) != NULL) {
-		/* Shown whatever log_level says: it weakens a check. */
-		cp_log_set_level(CP_LOG_WARN);
-		cp_log(CP_LOG_WARN, "%s: %s", path, warning);
-	}
-	if (config_ok)
-		cp_log_set_level(config.log_level);
-	return config_ok;
-}
 
 static void
 on_term(int sig)
@@ -135,8 +98,8 @@ cp_endpoint_serve(const struct cp_endpoint *ep, struct cp_req *req)
 {
 	enum cp_status rc;
 
-	if (!config_ok) {
-		cp_log(CP_LOG_ERROR, "%s", config_err);
+	if (req->cfg == NULL) {
+		cp_log(CP_LOG_ERROR, "%s", req->ctx_err);
 		cp_resp_oauth_error(req, 500, "server_error",
 		    "cimd-proxy is misconfigured; the web server error log names the key to fix");
 		goto done;
@@ -158,6 +121,11 @@ cp_endpoint_serve(const struct cp_endpoint *ep, struct cp_req *req)
 		cp_resp_header(req, "Allow", ep->allow);
 		cp_resp_oauth_error(req, 405, "method_not_allowed",
 		    "this endpoint does not accept that HTTP method");
+		goto done;
+	}
+	if ((ep->path && !cp_req_path_is(req, ep->path)) ||
+	    (ep->path_ok && !ep->path_ok(req))) {
+		cp_resp_not_found(req);
 		goto done;
 	}
 	rc = ep->handle(req);
@@ -187,8 +155,9 @@ serve_raw(const struct cp_endpoint *ep, FCGX_Request *fcgx, char **envp)
 	for (e = envp; e && *e; e++)
 		if (strncmp(*e, "CIMD_PROXY_CONF=", 16) == 0 && (*e)[16] != '\0')
 			path = *e + 16;
-	config_use(path ? path : cp_conf_path());
-	rc = cp_req_init(&req, fcgx, envp, config_ok ? &config : NULL);
+	rc = cp_req_init(&req, fcgx, envp, NULL);
+	(void)cp_ctx_begin(&req, path ? path : cp_conf_path(), req.ctx_err,
+	    sizeof(req.ctx_err));
 	if (rc != CP_OK) {
 		req.cfg = NULL;
 		cp_resp_oauth_error(&req, 400, "invalid_request",
@@ -212,19 +181,8 @@ cp_endpoint_main(int argc, char **argv, const struct cp_endpoint *ep)
 		cp_log(CP_LOG_ERROR, "cannot initialise libcurl or GnuTLS");
 		return 1;
 	}
-	if (argc > 1 && strcmp(argv[1], "--check-config") == 0) {
-		config_ok = cp_conf_load(cp_conf_path(), &config, config_err,
-		    sizeof(config_err)) == CP_OK;
-		if (config_ok && cp_conf_warning(&config) != NULL)
-			fprintf(stderr, "%s: warning: %s\n", cp_conf_path(),
-			    cp_conf_warning(&config));
-		if (config_ok)
-			printf("%s: ok\n", cp_conf_path());
-		else
-			fprintf(stderr, "%s\n", config_err);
-		cp_conf_free(&config);
-		return config_ok ? 0 : 1;
-	}
+	if (argc > 1 && strcmp(argv[1], "--check-config") == 0)
+		return cp_ctx_check_config(cp_conf_path());
 	if (argc > 1) {
 		fprintf(stderr, "usage: %s [--check-config]\n"
 		    "Runs under a web server as FastCGI or CGI; see README.\n", argv[0]);
@@ -249,8 +207,7 @@ cp_endpoint_main(int argc, char **argv, const struct cp_endpoint *ep)
 		}
 		FCGX_Free(&fcgx, 1);
 	}
-	cp_conf_free(&config);
-	free(config_path);
+	cp_ctx_shutdown();
 	gnutls_global_deinit();
 	curl_global_cleanup();
 	return 0;

@@ -1,9 +1,11 @@
 /*
  * The accept loop every cgi-bin program shares.  A program declares its
- * endpoint and calls cp_endpoint_main; the loop loads the configuration
- * once, serves FastCGI requests (or exactly one plain CGI request), checks
- * the method, answers CORS preflights, logs one line per request and
- * turns a handler failure into a 500 JSON answer.
+ * endpoint (name, path, methods, CORS, handler from lib/handle/) and calls
+ * cp_endpoint_main; the loop takes the request's configuration from the
+ * per-process context (ctx.h), serves FastCGI requests (or exactly one
+ * plain CGI request), checks the method and the path, answers CORS
+ * preflights, logs one line per request and turns a handler failure into
+ * a 500 JSON answer.
  *
  * A bad configuration does not kill the program (the web server would
  * respawn it in a loop): the problem is logged as one line naming the key
@@ -22,6 +24,10 @@
 
 struct cp_endpoint {
 	const char *name;               /* program name, for logs */
+	const char *path;               /* the one path served (else 404) */
+	/* Instead of path, for paths that depend on the configuration: true
+	 * for a path served.  With neither, the handler checks the path. */
+	bool (*path_ok)(const struct cp_req *req);
 	const char *allow;              /* "GET, HEAD", or NULL for any method */
 	bool cors;                      /* answers cross-origin (cors_allow_origin) */
 	bool origin_must_match;         /* a present, unlisted Origin gets 403 */

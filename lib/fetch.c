@@ -14,6 +14,7 @@
 
 #include "cimd.h"
 #include "fetch.h"
+#include "http.h"
 #include "log.h"
 #include "url.h"
 
@@ -613,37 +614,40 @@ cp_cimd_fetch(const struct cp_config *cfg, const char *client_id,
 	t.pins = &pins;
 	t.curl = c;
 	rc = CP_ERR_INTERNAL;
-	if (curl_easy_setopt(c, CURLOPT_URL, client_id) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    /* CIMD-01 4: redirects MUST NOT be followed. */
-	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 0L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	    left < CP_FETCH_CONNECT_MS ? left : (long)CP_FETCH_CONNECT_MS) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    /* An environment proxy would make the pinned address moot. */
-	    curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
-	    (cfg->tls_ca_file != NULL &&
-	    curl_easy_setopt(c, CURLOPT_CAINFO, cfg->tls_ca_file) != CURLE_OK) ||
-	    (res_list != NULL && curl_easy_setopt(c, CURLOPT_RESOLVE, res_list) != CURLE_OK) ||
-	    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &t) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t) != CURLE_OK)
+	cc = CURLE_OK;
+	CP_CURL_SET(cc, c, CURLOPT_URL, client_id);
+	CP_CURL_SET(cc, c, CURLOPT_PROTOCOLS_STR, "https");
+	CP_CURL_SET(cc, c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	/* CIMD-01 4: redirects MUST NOT be followed. */
+	CP_CURL_SET(cc, c, CURLOPT_FOLLOWLOCATION, 0L);
+	CP_CURL_SET(cc, c, CURLOPT_MAXREDIRS, 0L);
+	CP_CURL_SET(cc, c, CURLOPT_HTTPGET, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_HTTPHEADER, hdrs);
+	CP_CURL_SET(cc, c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	CP_CURL_SET(cc, c, CURLOPT_ACCEPT_ENCODING, "");
+	CP_CURL_SET(cc, c, CURLOPT_TIMEOUT_MS, left);
+	CP_CURL_SET(cc, c, CURLOPT_CONNECTTIMEOUT_MS,
+	    left < CP_FETCH_CONNECT_MS ? left : (long)CP_FETCH_CONNECT_MS);
+	CP_CURL_SET(cc, c, CURLOPT_NOSIGNAL, 1L);
+	/* An environment proxy would make the pinned address moot. */
+	CP_CURL_SET(cc, c, CURLOPT_PROXY, "");
+	CP_CURL_SET(cc, c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+	CP_CURL_SET(cc, c, CURLOPT_FRESH_CONNECT, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_FORBID_REUSE, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYPEER, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYHOST, 2L);
+	CP_CURL_SET(cc, c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (cfg->tls_ca_file != NULL)
+		CP_CURL_SET(cc, c, CURLOPT_CAINFO, cfg->tls_ca_file);
+	if (res_list != NULL)
+		CP_CURL_SET(cc, c, CURLOPT_RESOLVE, res_list);
+	CP_CURL_SET(cc, c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	CP_CURL_SET(cc, c, CURLOPT_OPENSOCKETDATA, &t);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEFUNCTION, on_body);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEDATA, &t);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERFUNCTION, on_header);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERDATA, &t);
+	if (cc != CURLE_OK)
 		goto out;
 
 	cc = curl_easy_perform(c);

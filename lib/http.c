@@ -172,9 +172,9 @@ sign(CURL *c, const struct cp_http_sigv4 *sig, struct curl_slist **hdrs,
 			return CP_ERR_NOMEM;
 		*hdrs = h;
 	}
-	cc |= curl_easy_setopt(c, CURLOPT_AWS_SIGV4, cp_buf_cstr(provider));
-	cc |= curl_easy_setopt(c, CURLOPT_USERNAME, sig->access_key_id);
-	cc |= curl_easy_setopt(c, CURLOPT_PASSWORD, sig->secret_access_key);
+	CP_CURL_SET(cc, c, CURLOPT_AWS_SIGV4, cp_buf_cstr(provider));
+	CP_CURL_SET(cc, c, CURLOPT_USERNAME, sig->access_key_id);
+	CP_CURL_SET(cc, c, CURLOPT_PASSWORD, sig->secret_access_key);
 	return cc == CURLE_OK ? CP_OK : CP_ERR_INTERNAL;
 }
 
@@ -232,32 +232,32 @@ transfer(const struct cp_config *cfg, const char *url, const struct request *rq,
 	    &token_hdr)) != CP_OK)
 		goto out;
 
-	cc |= curl_easy_setopt(c, CURLOPT_URL, url);
+	CP_CURL_SET(cc, c, CURLOPT_URL, url);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	cc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protocols);
+	CP_CURL_SET(cc, c, CURLOPT_PROTOCOLS_STR, protocols);
 #else
-	cc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS, strcmp(protocols, "https") == 0 ?
+	CP_CURL_SET(cc, c, CURLOPT_PROTOCOLS, strcmp(protocols, "https") == 0 ?
 	    CURLPROTO_HTTPS : CURLPROTO_HTTP);
 #endif
-	cc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	cc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	cc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
-	cc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)CP_HTTP_CONNECT_MS);
-	cc |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+	CP_CURL_SET(cc, c, CURLOPT_NOSIGNAL, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_FOLLOWLOCATION, 0L);
+	CP_CURL_SET(cc, c, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
+	CP_CURL_SET(cc, c, CURLOPT_CONNECTTIMEOUT_MS, (long)CP_HTTP_CONNECT_MS);
+	CP_CURL_SET(cc, c, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)CP_HTTP_MAX_BODY);
-	cc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	cc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYPEER, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (cfg != NULL && cfg->tls_ca_file != NULL)
-		cc |= curl_easy_setopt(c, CURLOPT_CAINFO, cfg->tls_ca_file);
-	cc |= curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	cc |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	cc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	cc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-	cc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	cc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+		CP_CURL_SET(cc, c, CURLOPT_CAINFO, cfg->tls_ca_file);
+	CP_CURL_SET(cc, c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	CP_CURL_SET(cc, c, CURLOPT_HTTPHEADER, hdrs);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEFUNCTION, on_body);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEDATA, &t);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERFUNCTION, on_header);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERDATA, &t);
 	if (rq->body != NULL) {
-		cc |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->len);
-		cc |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
+		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->len);
+		CP_CURL_SET(cc, c, CURLOPT_POSTFIELDS, rq->body);
 	}
 	if (cc != CURLE_OK) {
 		rc = CP_ERR_INTERNAL;

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <curl/curl.h>
+
 #include "buf.h"
 #include "conf.h"
 #include "status.h"
@@ -61,5 +63,14 @@ enum cp_status cp_http_post_json_sigv4(const struct cp_config *cfg,
     const char *url, const char *body, size_t len,
     const struct cp_http_sigv4 *sig, long timeout_ms,
     struct cp_http_response *resp);
+
+/* The one way to set libcurl options (fetch.c, http.c, relay.c): sets
+ * opt on curl unless an earlier option failed, so cc (a CURLcode that
+ * starts CURLE_OK) holds the first failure and a list of options is
+ * checked once after it. */
+#define CP_CURL_SET(cc, curl, opt, value) do { \
+	if ((cc) == CURLE_OK) \
+		(cc) = curl_easy_setopt((curl), (opt), (value)); \
+} while (0)
 
 #endif

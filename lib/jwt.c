@@ -13,6 +13,7 @@
 #include "jsonparse.h"
 #include "jwt.h"
 #include "log.h"
+#include "seal.h"
 
 #define ES256_HALF  32      /* RFC 7518 section 3.4: R and S, 32 octets each */
 #define P256_COORD  32      /* RFC 7518 section 6.2.1.2: x and y of P-256 */
@@ -40,56 +41,6 @@ struct jws {
 	struct cp_buf payload;
 	struct cp_buf sig;
 };
-
-static int
-b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* Strict base64url without padding (RFC 7515 section 2, RFC 4648
- * section 5): only the URL-safe alphabet, no '=', no whitespace, no
- * impossible length, and the unused low bits of the last character zero,
- * so every value has exactly one encoding.  Appends to out. */
-static enum cp_status
-b64url_decode(const char *s, size_t len, struct cp_buf *out)
-{
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	unsigned char byte;
-	enum cp_status rc;
-	size_t i;
-	int v;
-
-	if (len % 4 == 1)
-		return CP_ERR_SYNTAX;
-	for (i = 0; i < len; i++) {
-		if ((v = b64url_value((unsigned char)s[i])) < 0)
-			return CP_ERR_SYNTAX;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			byte = (unsigned char)(acc >> bits);
-			if ((rc = cp_buf_add(out, &byte, 1)) != CP_OK)
-				return rc;
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0)
-		return CP_ERR_SYNTAX;
-	return CP_OK;
-}
 
 /* The string member name of o, with its length; false when absent or
  * not a string. */
@@ -161,9 +112,9 @@ jws_parse(const char *token, size_t len, struct jws *j)
 		goto out;
 	if (dot1 == token || dot2 == dot1 + 1 || p == token + len)
 		goto out;
-	if ((rc = b64url_decode(token, (size_t)(dot1 - token), &hdr)) != CP_OK ||
-	    (rc = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &j->payload)) != CP_OK ||
-	    (rc = b64url_decode(p, len - (size_t)(p - token), &j->sig)) != CP_OK)
+	if ((rc = cp_b64url_decode(token, (size_t)(dot1 - token), &hdr)) != CP_OK ||
+	    (rc = cp_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &j->payload)) != CP_OK ||
+	    (rc = cp_b64url_decode(p, len - (size_t)(p - token), &j->sig)) != CP_OK)
 		goto out;
 	j->signing_input = token;
 	j->signing_len = (size_t)(dot2 - token);
@@ -211,7 +162,7 @@ jwk_bytes(json_object *jwk, const char *name, size_t max, struct cp_buf *out,
 
 	cp_buf_init(out, max);
 	*skip = 0;
-	if (!str_member(jwk, name, &s, &len) || b64url_decode(s, len, out) != CP_OK)
+	if (!str_member(jwk, name, &s, &len) || cp_b64url_decode(s, len, out) != CP_OK)
 		return false;
 	while (*skip < out->len && out->data[*skip] == 0)
 		(*skip)++;

@@ -1,7 +1,10 @@
 /*
- * What the three login endpoints (/authorize, /callback, /token) share:
- * the per-process keys and store, the IdP's discovery document, and
- * sealed envelopes whose plaintext is a flat JSON object of strings.
+ * What the login handlers (/authorize, /callback, /token, and the
+ * session binding's) share: their lifetimes, sealed envelopes whose
+ * plaintext is a flat JSON object of strings, and the /authorize and
+ * /callback error pages.  The keys and store come from ctx.h, the
+ * client from client.h, redirects from redirect.h, the IdP legs from
+ * idp_login.h, the browser cookie from browser.h.
  */
 #ifndef CP_LOGIN_H
 #define CP_LOGIN_H
@@ -13,6 +16,7 @@
 
 #include "cimd.h"
 #include "conf.h"
+#include "ctx.h"
 #include "request.h"
 #include "idp.h"
 #include "seal.h"
@@ -25,28 +29,10 @@
 #define CP_BROWSER_TTL      (30 * 86400)    /* __Host-cimd-browser cookie */
 #define CP_CONSENT_TTL      CP_BROWSER_TTL  /* remembered consent; its login renews the cookie */
 #define CP_BROWSER_ID_LEN   16
-
-/* The per-process resources of a login endpoint; owned by login.c and
- * reused across FastCGI requests while the configuration stays the same. */
-struct cp_login {
-	const struct cp_config *cfg;
-	struct cp_keys *keys;
-	struct cp_store *st;
-};
-
-/* Loads key_file and opens the store for cfg, once per process; later
- * calls look at key_file at most once a second and reload it when it
- * changed, so a rotation (cimd-proxy-admin keygen) needs no restart
- * (login.c says what happens when the changed file cannot be used).
- * CP_ERR_CONFIG (keys unusable; logged with the reason) or CP_ERR_STORE
- * (store unavailable: the caller answers 503).  *out stays owned here;
- * its keys may be replaced by the next call, so a caller keeps no copy
- * of lg->keys across calls.  For one thread: the endpoints serve one
- * request at a time per process. */
-enum cp_status cp_login_get(const struct cp_config *cfg, struct cp_login **out);
-
-/* cp_idp_discover through the login's store; the caller frees idp. */
-enum cp_status cp_login_idp(struct cp_login *lg, struct cp_idp *idp);
+#define CP_MAX_WHY          512             /* a sentence for an error page */
+/* consent = "remember" in the IdP state and the code: the user approved
+ * under consent = remember, stored by /token once the IdP accepted. */
+#define CP_CONSENT_REMEMBER_MARK "remember"
 
 /* Seals obj (a JSON object) for purpose until expires; appends the
  * envelope to out and its id to id (may be NULL). */
@@ -65,51 +51,18 @@ enum cp_status cp_login_open(struct cp_login *lg, enum cp_seal_purpose purpose,
     const char *envelope, time_t now, json_object **obj,
     uint8_t id[CP_SEAL_ID_LEN], time_t *expires);
 
-/* A client as /authorize and /callback need it: its checked document
- * and that document's hash as text (for remembered consent). */
-struct cp_login_client {
-	struct cp_cimd_doc doc;
-	char doc_hash[48];          /* base64url SHA-256 of the document */
-};
-
-/* Resolves client_id to its checked document (cimd.h: URL rules,
- * allowlist, cache, fetch, validation).  CP_ERR_STORE: the store failed
- * (503); any other failure writes into why a sentence for the user
- * saying what is wrong.  The caller frees c with cp_login_client_free,
- * also after a failure. */
-enum cp_status cp_login_client_get(struct cp_login *lg, const char *client_id,
-    struct cp_login_client *c, char *why, size_t whylen);
-void cp_login_client_free(struct cp_login_client *c);
-
-/* True when redirect_uri is registered in c's document (redirect.h:
- * exact, loopback ports floating; PROTOCOL.md 8.4). */
-bool cp_login_redirect_ok(const struct cp_login_client *c, const char *redirect_uri);
-
-/* Sends a redirect with status 302 (or 303 after a POST, RFC 9700
- * 4.12) to location, which the caller validated. */
-enum cp_status cp_login_redirect(struct cp_req *req, int status,
-    const char *location);
-
-/* Sends the client an authorization error response (RFC 6749 4.1.2.1)
- * at its trusted redirect_uri, with its state when it sent one and
- * iss = public_url (RFC 9207 2); description may be NULL. */
-enum cp_status cp_login_redirect_error(struct cp_req *req, int status,
-    const char *redirect_uri, const char *error, const char *description,
-    const char *state);
-
-/* The IdP's answer at one of our redirect URIs (RFC 6749 4.1.2), read
- * from f: iss as RFC 9207 2.4 asks (equal to the IdP's issuer when
- * present, required when the IdP advertises the parameter; a mismatch is
- * security-logged naming where), then exactly one of code and error.
- * NULL when acceptable, with *code or *error set (the other NULL);
- * otherwise a sentence for the user saying what was wrong. */
-const char *cp_login_idp_answer(const struct cp_idp *idp, const struct cp_form *f,
-    const char *where, const char **code, const char **error);
-
 /* The string member key of obj, or NULL when absent or not a string. */
 const char *cp_login_str(json_object *obj, const char *key);
 
 /* Adds key = value to obj when value is not NULL.  CP_ERR_NOMEM. */
 enum cp_status cp_login_set(json_object *obj, const char *key, const char *value);
+
+/* The 503 page of /authorize and /callback when the store is down. */
+enum cp_status cp_login_page_store(struct cp_req *req);
+
+/* The page for a query or form /authorize or /callback refuses to read
+ * (RFC 6749 3.1: no parameter twice; form.h: no bad encoding or control
+ * bytes), or a form that did not arrive by the body deadline (408). */
+enum cp_status cp_login_page_bad_params(struct cp_req *req, enum cp_status rc);
 
 #endif

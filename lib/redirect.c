@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "limits.h"
+#include "oauth.h"
+#include "response.h"
 #include "redirect.h"
 #include "url.h"
 
@@ -106,4 +108,36 @@ cp_redirect_uri_match(const struct cp_cimd_doc *doc, const char *requested)
 out:
 	cp_url_free(&req);
 	return match;
+}
+
+enum cp_status
+cp_redirect_send(struct cp_req *req, int status, const char *location)
+{
+	enum cp_status rc;
+
+	if ((rc = cp_resp_header(req, "Location", location)) != CP_OK)
+		return rc;
+	return cp_resp_begin(req, status, NULL);
+}
+
+enum cp_status
+cp_redirect_error(struct cp_req *req, int status,
+    const char *redirect_uri, const char *error, const char *description,
+    const char *state)
+{
+	struct cp_oauth_param p[] = {
+		{ "error", error },
+		{ "error_description", description },
+		{ "state", state },
+		{ "iss", req->cfg->public_url },
+	};
+	struct cp_buf url;
+	enum cp_status rc;
+
+	cp_buf_init(&url, CP_MAX_REDIRECT);
+	rc = cp_oauth_redirect(&url, redirect_uri, p, sizeof(p) / sizeof(p[0]));
+	if (rc == CP_OK)
+		rc = cp_redirect_send(req, status, cp_buf_cstr(&url));
+	cp_buf_free(&url);
+	return rc;
 }

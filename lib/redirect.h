@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "cimd.h"
+#include "request.h"
 #include "status.h"
 
 /* Checks one registered redirect URI: absolute, no fragment, no user or
@@ -27,5 +28,17 @@ enum cp_status cp_redirect_uri_check(const char *uri, const char **why);
  * equals "127.0.0.1"; https ports never float; a requested URI with a
  * fragment, a user or a password never matches. */
 bool cp_redirect_uri_match(const struct cp_cimd_doc *doc, const char *requested);
+
+/* Sends a redirect with status 302 (or 303 after a POST, RFC 9700
+ * 4.12) to location, which the caller validated. */
+enum cp_status cp_redirect_send(struct cp_req *req, int status,
+    const char *location);
+
+/* Sends the client an authorization error response (RFC 6749 4.1.2.1)
+ * at its trusted redirect_uri, with its state when it sent one and
+ * iss = public_url (RFC 9207 2); description may be NULL. */
+enum cp_status cp_redirect_error(struct cp_req *req, int status,
+    const char *redirect_uri, const char *error, const char *description,
+    const char *state);
 
 #endif

@@ -142,6 +142,7 @@ cp_req_init(struct cp_req *req, FCGX_Request *fcgx, char **envp,
 void
 cp_req_free(struct cp_req *req)
 {
+	cp_ctx_end(req);
 	cp_buf_free(&req->headers);
 }
 

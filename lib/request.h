@@ -16,6 +16,7 @@
 #include <fcgiapp.h>
 
 #include "buf.h"
+#include "ctx.h"
 #include "form.h"
 #include "status.h"
 
@@ -24,7 +25,9 @@ struct cp_config;
 struct cp_req {
 	FCGX_Request *fcgx;         /* NULL under plain CGI */
 	char **envp;                /* the request's CGI variables */
-	const struct cp_config *cfg;
+	const struct cp_config *cfg;   /* the generation ctx holds, or NULL */
+	struct cp_hold ctx;         /* what the request holds of ctx.h's context */
+	char ctx_err[1024];         /* why cfg is NULL (cp_ctx_begin) */
 	const char *method;
 	struct cp_str path;         /* REQUEST_URI up to '?' */
 	const char *query;          /* "" when none */
@@ -53,6 +56,7 @@ bool cp_tchar(unsigned char c);
  * CP_MAX_METHOD bytes). */
 enum cp_status cp_req_init(struct cp_req *req, FCGX_Request *fcgx, char **envp,
     const struct cp_config *cfg);
+/* Gives back what req holds of the context (cp_ctx_end) and frees it. */
 void cp_req_free(struct cp_req *req);
 
 /* A CGI variable ("REQUEST_METHOD", "HTTP_ORIGIN"), or NULL. */

@@ -11,20 +11,19 @@
 
 #include "agentcore.h"
 #include "binding.h"
-#include "consent.h"
-#include "endpoint.h"
+#include "browser.h"
 #include "form.h"
 #include "idp.h"
+#include "idp_login.h"
 #include "jsonparse.h"
 #include "jwt.h"
 #include "limits.h"
 #include "log.h"
 #include "login.h"
+#include "redirect.h"
 #include "response.h"
 #include "sbind.h"
 
-#define CP_SB_MAX_IDP_FORM  8192    /* the token request we POST to the IdP */
-#define CP_SB_LOG_URI       48      /* bytes of a session URI a log line shows */
 
 /* ---- the transaction record ------------------------------------------ */
 
@@ -157,12 +156,10 @@ cp_sbind_page_html(struct cp_buf *b, const char *text, const char *detail)
 
 /* ---- pages -------------------------------------------------------------- */
 
-#define RETRY "Go back to your editor and retry the tool call to get a new link."
-
 /* One session-binding page; the default HTML security headers (CSP with
  * frame-ancestors 'none', X-Frame-Options, no-store) come with it. */
-static enum cp_status
-page(struct cp_req *req, int status, const char *title, const char *text,
+enum cp_status
+cp_sbind_page(struct cp_req *req, int status, const char *title, const char *text,
     const char *detail)
 {
 	struct cp_buf body;
@@ -175,45 +172,45 @@ page(struct cp_req *req, int status, const char *title, const char *text,
 	return rc;
 }
 
-static enum cp_status
-page_store(struct cp_req *req)
+enum cp_status
+cp_sbind_page_store(struct cp_req *req)
 {
-	return page(req, 503, "Connecting is unavailable", "This server cannot reach its "
+	return cp_sbind_page(req, 503, "Connecting is unavailable", "This server cannot reach its "
 	    "state store right now. Try the link again in a minute.", NULL);
 }
 
-static enum cp_status
-page_bad_link(struct cp_req *req)
+enum cp_status
+cp_sbind_page_bad_link(struct cp_req *req)
 {
-	return page(req, 400, "This link is not valid", "The link does not carry one "
-	    "valid AgentCore session. " RETRY, NULL);
+	return cp_sbind_page(req, 400, "This link is not valid", "The link does not carry one "
+	    "valid AgentCore session. " CP_SB_RETRY, NULL);
 }
 
-static enum cp_status
-page_bad_state(struct cp_req *req, const char *text)
+enum cp_status
+cp_sbind_page_bad_state(struct cp_req *req, const char *text)
 {
-	return page(req, 400, "Connecting could not be completed", text, NULL);
+	return cp_sbind_page(req, 400, "Connecting could not be completed", text, NULL);
 }
 
-static enum cp_status
-page_gone(struct cp_req *req, const char *why)
+enum cp_status
+cp_sbind_page_gone(struct cp_req *req, const char *why)
 {
-	return page(req, 410, "This link has expired", why, NULL);
+	return cp_sbind_page(req, 410, "This link has expired", why, NULL);
 }
 
 /* The IdP's discovery document into idp.  Otherwise sends the error page
  * (503 store, 502 unreachable), sets *sent and returns how sending went. */
-static enum cp_status
-idp_or_page(struct cp_req *req, struct cp_login *lg, struct cp_idp *idp, bool *sent)
+enum cp_status
+cp_sbind_idp_or_page(struct cp_req *req, struct cp_login *lg, struct cp_idp *idp, bool *sent)
 {
-	enum cp_status rc = cp_login_idp(lg, idp);
+	enum cp_status rc = cp_idp_discover(lg->cfg, lg->st, idp);
 
 	*sent = rc != CP_OK;
 	if (rc == CP_ERR_STORE)
-		return page_store(req);
+		return cp_sbind_page_store(req);
 	if (rc != CP_OK) {
 		cp_log(CP_LOG_ERROR, "IdP discovery failed: %s", cp_status_str(rc));
-		return page(req, 502, "Connecting could not be completed",
+		return cp_sbind_page(req, 502, "Connecting could not be completed",
 		    "The identity provider is unreachable. Try the link again in a minute.",
 		    NULL);
 	}
@@ -221,8 +218,8 @@ idp_or_page(struct cp_req *req, struct cp_login *lg, struct cp_idp *idp, bool *s
 }
 
 /* Short, log-safe form of a session URI (a page never shows it). */
-static const char *
-log_uri(const char *session_uri)
+const char *
+cp_sbind_log_uri(const char *session_uri)
 {
 	size_t plen = strlen(CP_ELICIT_SESSION_URI_PREFIX);
 
@@ -282,12 +279,13 @@ challenge_of(const char *verifier, struct cp_buf *out)
  * asks for prompt=none (OIDC Core 3.1.2.1): the user signed in moments
  * ago to use the tool, so no page should show.
  */
-static enum cp_status
-to_idp(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
+enum cp_status
+cp_sbind_to_idp(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
     const char *session_uri, int attempt)
 {
 	const struct cp_config *cfg = lg->cfg;
 	struct cp_sbind_tx tx;
+	struct cp_idp_authz a;
 	struct cp_buf state, url, record, challenge, browser, redirect_uri;
 	uint8_t bid[CP_BROWSER_ID_LEN], id[CP_SEAL_ID_LEN];
 	json_object *st = NULL;
@@ -295,6 +293,7 @@ to_idp(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
 	enum cp_status rc;
 
 	memset(&tx, 0, sizeof(tx));
+	memset(&a, 0, sizeof(a));
 	cp_buf_init(&state, CP_MAX_PARAM_VALUE);
 	cp_buf_init(&url, CP_MAX_REDIRECT);
 	cp_buf_init(&record, CP_SB_MAX_TX);
@@ -322,32 +321,24 @@ to_idp(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
 	rc = cp_store_put(lg->st, CP_NS_SBTX, id, sizeof(id), record.data, record.len,
 	    expires);
 	if (rc == CP_ERR_STORE) {
-		rc = page_store(req);
+		rc = cp_sbind_page_store(req);
 		goto out;
 	}
 	if (rc != CP_OK ||
 	    (rc = cp_buf_printf(&redirect_uri, "%s" CP_SB_IDP_CALLBACK_PATH,
 	    cfg->public_url)) != CP_OK)
 		goto out;
-	{
-		struct cp_oauth_param p[] = {
-			{ "response_type", "code" },
-			{ "client_id", cfg->idp_client_id },
-			{ "redirect_uri", cp_buf_cstr(&redirect_uri) },
-			{ "scope", "openid" },
-			{ "prompt", attempt == 1 ? "none" : NULL },
-			{ "state", cp_buf_cstr(&state) },
-			{ "nonce", tx.nonce },
-			{ "code_challenge", cp_buf_cstr(&challenge) },
-			{ "code_challenge_method", "S256" },
-		};
-		rc = cp_oauth_redirect(&url, idp->authorization_endpoint, p,
-		    sizeof(p) / sizeof(p[0]));
-	}
+	a.redirect_uri = cp_buf_cstr(&redirect_uri);
+	a.scope = "openid";
+	a.prompt = attempt == 1 ? "none" : NULL;
+	a.state = cp_buf_cstr(&state);
+	a.nonce = tx.nonce;
+	a.code_challenge = cp_buf_cstr(&challenge);
+	rc = cp_idp_authz_url(cfg, idp, &a, &url);
 	if (rc == CP_OK) {
 		cp_log(CP_LOG_INFO, "session %.*s: IdP login, attempt %d", CP_SB_LOG_URI,
-		    log_uri(session_uri), attempt);
-		rc = cp_login_redirect(req, 302, cp_buf_cstr(&url));
+		    cp_sbind_log_uri(session_uri), attempt);
+		rc = cp_redirect_send(req, 302, cp_buf_cstr(&url));
 	}
 out:
 	json_object_put(st);
@@ -364,8 +355,8 @@ out:
 /* Query parsing (form.h: no parameter twice, no bad encoding) and the
  * per-process resources both endpoints start with.  Returns CP_OK with
  * *lg NULL when it already answered. */
-static enum cp_status
-begin(struct cp_req *req, struct cp_form *f, struct cp_login **lg, bool from_idp)
+enum cp_status
+cp_sbind_begin(struct cp_req *req, struct cp_form *f, struct cp_login **lg, bool from_idp)
 {
 	enum cp_status rc;
 
@@ -373,388 +364,14 @@ begin(struct cp_req *req, struct cp_form *f, struct cp_login **lg, bool from_idp
 	if ((rc = cp_req_query_form(req, f)) != CP_OK) {
 		if (rc == CP_ERR_NOMEM)
 			return rc;
-		return from_idp ? page_bad_state(req, "The identity provider's answer is "
+		return from_idp ? cp_sbind_page_bad_state(req, "The identity provider's answer is "
 		    "malformed (a parameter twice, bad encoding or control characters). "
-		    RETRY) : page_bad_link(req);
+		    CP_SB_RETRY) : cp_sbind_page_bad_link(req);
 	}
-	rc = cp_login_get(req->cfg, lg);
+	rc = cp_ctx_login(req, lg);
 	if (rc == CP_ERR_STORE) {
 		*lg = NULL;
-		return page_store(req);
+		return cp_sbind_page_store(req);
 	}
-	return rc;
-}
-
-enum cp_status
-cp_sbind_callback(struct cp_req *req)
-{
-	struct cp_form f;
-	struct cp_login *lg;
-	struct cp_binding_record b;
-	struct cp_idp idp;
-	const char *session_uri;
-	bool sent;
-	enum cp_status rc;
-
-	memset(&f, 0, sizeof(f));
-	memset(&b, 0, sizeof(b));
-	memset(&idp, 0, sizeof(idp));
-	if (req->cfg->binding == CP_BINDING_OFF)
-		return cp_resp_not_found(req);
-	if ((rc = begin(req, &f, &lg, false)) != CP_OK || lg == NULL)
-		goto out;
-	/* AGENTCORE-OKTA.md 2: AgentCore's return redirect carries only
-	 * session_id, the session URI (form.h decoded it). */
-	session_uri = cp_form_get(&f, "session_id");
-	if (session_uri == NULL || !cp_elicit_session_uri_ok(session_uri, strlen(session_uri))) {
-		rc = page_bad_link(req);
-		goto out;
-	}
-	rc = cp_binding_get(lg->st, lg->keys, session_uri, time(NULL), &b);
-	if (rc == CP_ERR_NOMEM)
-		goto out;
-	if (rc == CP_ERR_STORE) {
-		rc = page_store(req);
-		goto out;
-	}
-	if (rc == CP_ERR_NOT_FOUND) {
-		/* AGENTCORE-OKTA.md 2: console-started flows and other proxies'
-		 * sessions land here too; never call AgentCore for them. */
-		cp_log(CP_LOG_INFO, "session %.*s: no binding", CP_SB_LOG_URI,
-		    log_uri(session_uri));
-		rc = page(req, 404, "This link is unknown", "This server has no pending "
-		    "connection for this link. " RETRY, NULL);
-		goto out;
-	}
-	if (rc != CP_OK || b.consumed) {
-		if (rc != CP_OK && rc != CP_ERR_EXPIRED)
-			cp_log(CP_LOG_ERROR, "session %.*s: binding unreadable: %s",
-			    CP_SB_LOG_URI, log_uri(session_uri), cp_status_str(rc));
-		rc = page_gone(req, b.consumed ? "This link was already used. " RETRY :
-		    "This link is no longer valid. " RETRY);
-		goto out;
-	}
-	if ((rc = idp_or_page(req, lg, &idp, &sent)) != CP_OK || sent)
-		goto out;
-	rc = to_idp(req, lg, &idp, session_uri, 1);
-out:
-	cp_idp_free(&idp);
-	cp_binding_free(&b);
-	cp_form_free(&f);
-	return rc;
-}
-
-/* ---- /sessionbinding/okta-callback -------------------------------------- */
-
-/*
- * Exchanges code (RFC 6749 4.1.3, RFC 7636 4.5: the same redirect_uri and
- * the stored verifier) and verifies the ID token (OIDC Core 3.1.3.7: iss,
- * aud = our client id, exp, nonce; jwt.h: signature, alg allowlist).  On
- * success *sub holds the ID token's sub (caller frees); otherwise the 502
- * page was sent and *sub is NULL.
- */
-static enum cp_status
-id_token_sub(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
-    const struct cp_sbind_tx *tx, const char *code, char **sub)
-{
-	const struct cp_config *cfg = lg->cfg;
-	struct cp_http_response resp;
-	struct cp_jwt_expect expect;
-	struct cp_buf form, redirect_uri;
-	json_object *body = NULL, *claims = NULL;
-	const char *id_token, *s, *why = "The identity provider could not confirm who you are.";
-	enum cp_status rc;
-
-	*sub = NULL;
-	memset(&resp, 0, sizeof(resp));
-	cp_buf_init(&resp.body, CP_HTTP_MAX_BODY);
-	cp_buf_init(&form, CP_SB_MAX_IDP_FORM);
-	cp_buf_init(&redirect_uri, CP_MAX_URL + sizeof(CP_SB_IDP_CALLBACK_PATH));
-	if ((rc = cp_buf_printf(&redirect_uri, "%s" CP_SB_IDP_CALLBACK_PATH,
-	    cfg->public_url)) != CP_OK ||
-	    (rc = cp_form_add(&form, "grant_type", "authorization_code")) != CP_OK ||
-	    (rc = cp_form_add(&form, "code", code)) != CP_OK ||
-	    (rc = cp_form_add(&form, "redirect_uri", cp_buf_cstr(&redirect_uri))) != CP_OK ||
-	    (rc = cp_form_add(&form, "client_id", cfg->idp_client_id)) != CP_OK ||
-	    (rc = cp_form_add(&form, "code_verifier", tx->verifier)) != CP_OK)
-		goto out;
-	rc = cp_idp_token(cfg, idp, cp_buf_cstr(&form), form.len, &resp);
-	if (rc != CP_OK) {
-		cp_log(CP_LOG_ERROR, "IdP token endpoint failed: %s", cp_status_str(rc));
-		why = "The identity provider is unreachable. " RETRY;
-		goto fail;
-	}
-	if (cp_json_parse_object(cp_buf_cstr(&resp.body), resp.body.len, &body) != CP_OK)
-		body = NULL;
-	if (resp.status != 200 || body == NULL ||
-	    (id_token = cp_login_str(body, "id_token")) == NULL) {
-		cp_log(CP_LOG_ERROR, "IdP token endpoint answered HTTP %ld%s%s", resp.status,
-		    body && cp_login_str(body, "error") ? ": " : (body ? " without an id_token" :
-		    " without a JSON object"), body && cp_login_str(body, "error") ?
-		    cp_oauth_token_error(cp_login_str(body, "error")) : "");
-		why = "The identity provider refused to confirm who you are. " RETRY;
-		goto fail;
-	}
-	memset(&expect, 0, sizeof(expect));
-	expect.issuer = cfg->idp_issuer;
-	expect.audience = cfg->idp_client_id;
-	expect.nonce = tx->nonce;
-	rc = cp_jwt_verify(cfg, lg->st, idp, id_token, strlen(id_token), &expect, &claims);
-	if (rc != CP_OK) {
-		cp_log(CP_LOG_WARN, "session %.*s: ID token refused: %s", CP_SB_LOG_URI,
-		    log_uri(tx->session_uri), cp_status_str(rc));
-		goto fail;
-	}
-	if ((s = cp_login_str(claims, "sub")) == NULL || *s == '\0') {
-		cp_log(CP_LOG_WARN, "session %.*s: ID token without sub", CP_SB_LOG_URI,
-		    log_uri(tx->session_uri));
-		goto fail;
-	}
-	rc = CP_ERR_NOMEM;
-	if ((*sub = cp_strndup(s, strlen(s))) == NULL)
-		goto out;
-	rc = CP_OK;
-	goto out;
-fail:
-	rc = page(req, 502, "Connecting could not be completed", why, NULL);
-out:
-	json_object_put(body);
-	json_object_put(claims);
-	cp_buf_wipe_free(&resp.body);
-	cp_buf_wipe_free(&form);
-	cp_buf_free(&redirect_uri);
-	return rc;
-}
-
-/* The AgentCore call on a consumed binding, and its page. */
-static enum cp_status
-complete(struct cp_req *req, struct cp_login *lg, const struct cp_aws_creds *creds,
-    const char *session_uri, const struct cp_binding_record *b)
-{
-	struct cp_agentcore_answer ans;
-	enum cp_status rc;
-	int status;
-
-	rc = cp_agentcore_complete(lg->cfg, creds, session_uri, b->token.data,
-	    b->token.len, 0, &ans);
-	status = cp_sbind_agentcore_page(rc, ans.status);
-	if (status == 200) {
-		cp_log(CP_LOG_INFO, "session %.*s: completed (AgentCore request %s)",
-		    CP_SB_LOG_URI, log_uri(session_uri), ans.request_id[0] ? ans.request_id : "-");
-		return page(req, 200, "Connected", "The connection is complete. Return to "
-		    "your editor and retry the tool call.", NULL);
-	}
-	if (rc != CP_OK) {
-		cp_log(CP_LOG_ERROR, "session %.*s: AgentCore CompleteResourceTokenAuth: %s",
-		    CP_SB_LOG_URI, log_uri(session_uri), cp_status_str(rc));
-		return page(req, status, "Connecting could not be completed",
-		    rc == CP_ERR_TIMEOUT ? "AgentCore did not answer in time. " RETRY :
-		    rc == CP_ERR_FETCH ? "AgentCore could not be reached. " RETRY :
-		    "This server could not call AgentCore. " RETRY, NULL);
-	}
-	cp_log(CP_LOG_ERROR, "session %.*s: AgentCore CompleteResourceTokenAuth answered "
-	    "HTTP %ld %s (request %s)", CP_SB_LOG_URI, log_uri(session_uri), ans.status,
-	    ans.error_type[0] ? ans.error_type : "-", ans.request_id[0] ? ans.request_id : "-");
-	return page(req, status, "Connecting could not be completed",
-	    ans.status == 429 ? "AgentCore is busy (throttled). " RETRY :
-	    ans.status == 403 ? "AgentCore refused the session (invalid or expired). " RETRY :
-	    ans.status == 400 ? "AgentCore rejected the request as invalid. " RETRY :
-	    ans.status >= 500 ? "AgentCore had an internal error. " RETRY :
-	    "AgentCore answered unexpectedly. " RETRY,
-	    ans.request_id[0] ? ans.request_id : NULL);
-}
-
-/*
- * After the IdP proved who the browser's user is (sub): the binding must
- * still be pending and belong to sub, the credentials must be there, and
- * only then is it consumed (exactly one winner) and completed.
- */
-static enum cp_status
-finish(struct cp_req *req, struct cp_login *lg, const char *session_uri, const char *sub)
-{
-	struct cp_binding_record b;
-	struct cp_aws_creds creds;
-	char h1[CP_SB_USER_HASH_LEN + 1], h2[CP_SB_USER_HASH_LEN + 1];
-	const char *missing = NULL;
-	enum cp_status rc;
-
-	memset(&b, 0, sizeof(b));
-	rc = cp_binding_get(lg->st, lg->keys, session_uri, time(NULL), &b);
-	if (rc == CP_ERR_STORE || rc == CP_ERR_NOMEM) {
-		rc = rc == CP_ERR_STORE ? page_store(req) : rc;
-		goto out;
-	}
-	if (rc != CP_OK || b.consumed) {
-		rc = page_gone(req, b.consumed ? "This link was already used. " RETRY :
-		    "This link is no longer valid. " RETRY);
-		goto out;
-	}
-	/* DESIGN.md flow 3, AGENTCORE-OKTA.md 2: the browser's user must be
-	 * the user the bearer token was issued to. */
-	if (!cp_secret_eq(sub, strlen(sub), b.user_id, strlen(b.user_id))) {
-		cp_sbind_user_hash(b.user_id, h1);
-		cp_sbind_user_hash(sub, h2);
-		cp_log_security("session binding refused: bound to user %s, browser signed in "
-		    "as user %s (SHA-256 prefixes; session %.*s)", h1, h2, CP_SB_LOG_URI,
-		    log_uri(session_uri));
-		rc = page(req, 403, "Wrong account", "You are signed in as a different user "
-		    "than the one who asked for this connection, so it was refused. Sign in "
-		    "as that user and open the link again.", NULL);
-		goto out;
-	}
-	if (cp_aws_creds_get(req->envp, &creds, &missing) != CP_OK) {
-		cp_log(CP_LOG_ERROR, "AWS credentials unusable: %s missing, empty or not "
-		    "visible ASCII; set it in the programs' environment (README: session "
-		    "binding)", missing);
-		rc = page(req, 500, "Connecting is not configured", "This server has no AWS "
-		    "credentials to complete the connection. Tell its operator.", NULL);
-		goto out;
-	}
-	cp_binding_free(&b);
-	rc = cp_binding_consume(lg->st, lg->keys, session_uri, time(NULL), &b);
-	if (rc == CP_ERR_STORE) {
-		rc = page_store(req);
-		goto out;
-	}
-	if (rc != CP_OK) {
-		if (rc == CP_ERR_NOMEM)
-			goto out;
-		/* Another browser won the compare-and-swap. */
-		cp_log(CP_LOG_INFO, "session %.*s: another browser completed it first",
-		    CP_SB_LOG_URI, log_uri(session_uri));
-		rc = page_gone(req, "This link was already used. " RETRY);
-		goto out;
-	}
-	/* The record consumed is the one compared above unless the relay
-	 * replaced it in between; then refuse rather than complete. */
-	if (!cp_secret_eq(sub, strlen(sub), b.user_id, strlen(b.user_id))) {
-		cp_log_security("session binding replaced while being completed; refused "
-		    "(session %.*s)", CP_SB_LOG_URI, log_uri(session_uri));
-		rc = page(req, 403, "Wrong account", "This connection now belongs to another "
-		    "user, so it was refused. " RETRY, NULL);
-		goto out;
-	}
-	rc = complete(req, lg, &creds, session_uri, &b);
-out:
-	cp_binding_free(&b);
-	return rc;
-}
-
-/* OIDC Core 3.1.2.6: the errors a prompt=none request ends with when the
- * user must see the IdP; worth one interactive try. */
-static bool
-interactive_error(const char *error)
-{
-	return strcmp(error, "login_required") == 0 ||
-	    strcmp(error, "interaction_required") == 0 ||
-	    strcmp(error, "consent_required") == 0;
-}
-
-/* The IdP's error answer: one interactive retry, else a page naming it. */
-static enum cp_status
-idp_error(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
-    const struct cp_sbind_tx *tx, const char *error)
-{
-	struct cp_buf shown;
-	enum cp_status rc;
-
-	if (interactive_error(error) && tx->attempt < CP_SB_MAX_ATTEMPTS)
-		return to_idp(req, lg, idp, tx->session_uri, tx->attempt + 1);
-	cp_buf_init(&shown, CP_MAX_ERROR_DESC + 1);
-	/* RFC 6749 4.1.2.1 error characters only; escaped again on the page. */
-	if ((rc = cp_oauth_clean_description(&shown, error)) == CP_OK) {
-		cp_log(CP_LOG_INFO, "session %.*s: IdP answered %s on attempt %d",
-		    CP_SB_LOG_URI, log_uri(tx->session_uri), cp_buf_cstr(&shown), tx->attempt);
-		rc = page(req, 400, "Sign-in failed", "The identity provider did not sign you "
-		    "in, so the connection was not made. " RETRY, cp_buf_cstr(&shown));
-	}
-	cp_buf_free(&shown);
-	return rc;
-}
-
-enum cp_status
-cp_sbind_idp_callback(struct cp_req *req)
-{
-	struct cp_form f;
-	struct cp_login *lg;
-	struct cp_sbind_tx tx;
-	struct cp_idp idp;
-	struct cp_buf record;
-	json_object *st = NULL;
-	const char *state, *code, *error, *bad;
-	uint8_t id[CP_SEAL_ID_LEN];
-	char *sub = NULL;
-	bool sent;
-	enum cp_status rc;
-
-	memset(&f, 0, sizeof(f));
-	memset(&tx, 0, sizeof(tx));
-	memset(&idp, 0, sizeof(idp));
-	cp_buf_init(&record, CP_SB_MAX_TX);
-	if (req->cfg->binding == CP_BINDING_OFF)
-		return cp_resp_not_found(req);
-	if ((rc = begin(req, &f, &lg, true)) != CP_OK || lg == NULL)
-		goto out;
-	if ((state = cp_form_get(&f, "state")) == NULL) {
-		rc = page_bad_state(req, "The identity provider's answer carries no state. " RETRY);
-		goto out;
-	}
-	rc = cp_login_open(lg, CP_SEAL_SB_STATE, state, time(NULL), &st, id, NULL);
-	if (rc == CP_ERR_NOMEM)
-		goto out;
-	if (rc != CP_OK) {
-		if (rc != CP_ERR_EXPIRED)
-			cp_log_security("session-binding callback with a state we did not seal (%s)",
-			    cp_status_str(rc));
-		rc = page_bad_state(req, rc == CP_ERR_EXPIRED ? "Signing in took too long. " RETRY :
-		    "The sign-in state is not valid. " RETRY);
-		goto out;
-	}
-	/* MCP-BP "OAuth State Parameter Validation": bound to this browser. */
-	if (!cp_browser_is(req, lg, CP_SB_COOKIE, cp_login_str(st, "browser"))) {
-		cp_log_security("session-binding state presented by another browser");
-		rc = page_bad_state(req, "This sign-in was started in a different browser. "
-		    "Open the link again in this browser.");
-		goto out;
-	}
-	/* RFC 9207 2.4: mix-up defence; checked before the record is taken,
-	 * so a forged answer cannot spend the user's transaction. */
-	if ((rc = idp_or_page(req, lg, &idp, &sent)) != CP_OK || sent)
-		goto out;
-	if ((bad = cp_login_idp_answer(&idp, &f, "session-binding callback", &code,
-	    &error)) != NULL) {
-		rc = page_bad_state(req, bad);
-		goto out;
-	}
-	/* Once only: the record is taken (read and deleted atomically). */
-	rc = cp_store_take(lg->st, CP_NS_SBTX, id, sizeof(id), &record);
-	if (rc == CP_ERR_STORE) {
-		rc = page_store(req);
-		goto out;
-	}
-	if (rc == CP_OK)
-		rc = cp_sbind_tx_decode(record.data, record.len, &tx);
-	if (rc == CP_ERR_NOMEM)
-		goto out;
-	if (rc != CP_OK) {
-		cp_log_security("session-binding state replayed or its record unreadable (%s)",
-		    cp_status_str(rc));
-		rc = page_bad_state(req, "This sign-in answer was already used. " RETRY);
-		goto out;
-	}
-	if (error != NULL) {
-		rc = idp_error(req, lg, &idp, &tx, error);
-		goto out;
-	}
-	if ((rc = id_token_sub(req, lg, &idp, &tx, code, &sub)) != CP_OK || sub == NULL)
-		goto out;
-	rc = finish(req, lg, tx.session_uri, sub);
-out:
-	free(sub);
-	json_object_put(st);
-	cp_idp_free(&idp);
-	cp_buf_wipe_free(&record);
-	memset(&tx, 0, sizeof(tx));
-	cp_form_free(&f);
 	return rc;
 }

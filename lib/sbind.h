@@ -28,8 +28,11 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "form.h"
+#include "login.h"
 #include "elicit.h"
 #include "oauth.h"
+#include "handle/handle.h"
 #include "request.h"
 #include "status.h"
 
@@ -42,6 +45,8 @@
 #define CP_SB_MAX_NONCE         64
 #define CP_SB_MAX_TX            4096    /* one encoded transaction record */
 #define CP_SB_USER_HASH_LEN     16      /* hex chars of SHA-256 in security logs */
+#define CP_SB_LOG_URI           48      /* bytes of a session URI a log line shows */
+#define CP_SB_RETRY "Go back to your editor and retry the tool call to get a new link."
 
 /* One session-binding login transaction (the CP_NS_SBTX record). */
 struct cp_sbind_tx {
@@ -79,8 +84,33 @@ int cp_sbind_agentcore_page(enum cp_status rc, long http_status);
 enum cp_status cp_sbind_page_html(struct cp_buf *b, const char *text,
     const char *detail);
 
-/* The two endpoint handlers (GET; the endpoint loop answers 405). */
-enum cp_status cp_sbind_callback(struct cp_req *req);
-enum cp_status cp_sbind_idp_callback(struct cp_req *req);
+/* What the two session-binding handlers (lib/handle/sessionbinding-*.c)
+ * share.  Each page function sends one session-binding page with the
+ * default HTML security headers and returns how sending went. */
+enum cp_status cp_sbind_page(struct cp_req *req, int status, const char *title,
+    const char *text, const char *detail);
+enum cp_status cp_sbind_page_store(struct cp_req *req);             /* 503 */
+enum cp_status cp_sbind_page_bad_link(struct cp_req *req);          /* 400 */
+enum cp_status cp_sbind_page_bad_state(struct cp_req *req, const char *text); /* 400 */
+enum cp_status cp_sbind_page_gone(struct cp_req *req, const char *why);       /* 410 */
+
+/* The IdP's discovery document into idp.  Otherwise sends the error page
+ * (503 store, 502 unreachable), sets *sent and returns how sending went. */
+enum cp_status cp_sbind_idp_or_page(struct cp_req *req, struct cp_login *lg,
+    struct cp_idp *idp, bool *sent);
+
+/* Short, log-safe form of a session URI (a page never shows it). */
+const char *cp_sbind_log_uri(const char *session_uri);
+
+/* Starts (attempt 1, prompt=none) or restarts (attempt 2) the IdP login
+ * for session_uri: verifier, nonce, sealed state keying the transaction
+ * record, the browser cookie, and the redirect (sbind.c says more). */
+enum cp_status cp_sbind_to_idp(struct cp_req *req, struct cp_login *lg,
+    const struct cp_idp *idp, const char *session_uri, int attempt);
+
+/* Query parsing and the request's keys and store, which both handlers
+ * start with.  Returns CP_OK with *lg NULL when it already answered. */
+enum cp_status cp_sbind_begin(struct cp_req *req, struct cp_form *f,
+    struct cp_login **lg, bool from_idp);
 
 #endif

@@ -37,7 +37,7 @@
 SRV_WAIT_SECONDS=15             # startup budget of one server
 SRV_STOP_SECONDS=10             # Apache may take 7 s (TEST-RIG 2.2)
 SRV_APACHE_MODULES=/usr/lib/apache2/modules
-SRV_ENDPOINTS="protected-resource authorization-server register authorize callback token mcp sessionbinding-callback sessionbinding-okta-callback"
+SRV_ENDPOINTS=$(grep -v '^#' "$top_srcdir/cgi-bin/endpoints.list")
 
 SRV_ROOT=
 SRV_NAMES=

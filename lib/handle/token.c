@@ -1,3 +1,8 @@
+/*
+ * POST /token (RFC 6749 3.2): the authorization_code and refresh_token
+ * grants of public CIMD clients, each unwrapping our own sealed envelope
+ * and forwarding to the IdP with the static IdP client.
+ */
 #include "config.h"
 
 #include <stdio.h>
@@ -7,15 +12,16 @@
 
 #include "consent.h"
 #include "form.h"
+#include "idp_login.h"
 #include "jsonparse.h"
 #include "limits.h"
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
+#include "params.h"
 #include "response.h"
-#include "token.h"
+#include "handle.h"
 
-#define CP_MAX_IDP_FORM     8192    /* the form we POST to the IdP */
 #define CP_GRANT_HEX_LEN    (2 * CP_SEAL_ID_LEN)
 #define CP_REVOKED_KEY      "revoked-grant:"
 
@@ -207,16 +213,14 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
     const struct grant_info *g, const struct cp_buf *form)
 {
 	struct cp_idp idp;
-	struct cp_http_response resp;
 	struct cp_buf desc;
 	json_object *body = NULL;
+	long status;
 	enum cp_status rc;
 
 	memset(&idp, 0, sizeof(idp));
-	memset(&resp, 0, sizeof(resp));
-	cp_buf_init(&resp.body, CP_HTTP_MAX_BODY);
 	cp_buf_init(&desc, CP_MAX_ERROR_DESC + 1);
-	rc = cp_login_idp(lg, &idp);
+	rc = cp_idp_discover(lg->cfg, lg->st, &idp);
 	if (rc == CP_ERR_STORE) {
 		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
 		goto out;
@@ -226,24 +230,20 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 		rc = fail(req, 502, "server_error", "the identity provider is unreachable");
 		goto out;
 	}
-	rc = cp_idp_token(lg->cfg, &idp, cp_buf_cstr(form), form->len, &resp);
-	if (rc != CP_OK) {
-		cp_log(CP_LOG_ERROR, "IdP token endpoint failed: %s", cp_status_str(rc));
+	if ((rc = cp_idp_exchange(lg->cfg, &idp, form, &status, &body)) != CP_OK) {
 		rc = fail(req, 502, "server_error", "the identity provider is unreachable");
 		goto out;
 	}
-	if (cp_json_parse_object(cp_buf_cstr(&resp.body), resp.body.len, &body) != CP_OK)
-		body = NULL;
-	if (resp.status == 200 && body != NULL) {
+	if (status == 200 && body != NULL) {
 		rc = answer_tokens(req, lg, client_id, g, body);
 		goto out;
 	}
-	if (resp.status >= 400 && resp.status < 500 && body != NULL &&
+	if (status >= 400 && status < 500 && body != NULL &&
 	    cp_login_str(body, "error") != NULL) {
 		/* The IdP's verdict on the grant is the client's to see, in
 		 * the registered vocabulary only (RFC 6749 5.2). */
 		cp_log(CP_LOG_INFO, "IdP refused the grant: %s (HTTP %ld)",
-		    cp_oauth_token_error(cp_login_str(body, "error")), resp.status);
+		    cp_oauth_token_error(cp_login_str(body, "error")), status);
 		if ((rc = cp_oauth_clean_description(&desc,
 		    cp_login_str(body, "error_description"))) != CP_OK)
 			goto out;
@@ -251,25 +251,52 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 		    desc.len ? cp_buf_cstr(&desc) : NULL);
 		goto out;
 	}
-	cp_log(CP_LOG_ERROR, "IdP token endpoint answered HTTP %ld%s", resp.status,
+	cp_log(CP_LOG_ERROR, "IdP token endpoint answered HTTP %ld%s", status,
 	    body ? "" : " without a JSON object");
 	rc = fail(req, 502, "server_error", "the identity provider answered unexpectedly");
 out:
 	json_object_put(body);
-	cp_buf_wipe_free(&resp.body);
 	cp_buf_free(&desc);
 	cp_idp_free(&idp);
 	return rc;
 }
 
-/* A missing required parameter: invalid_request naming it. */
-static enum cp_status
-fail_missing(struct cp_req *req, const char *name)
+static bool
+grant_type_ok(const struct cp_config *cfg, const char *v)
 {
+	(void)cfg;
+	return strcmp(v, "authorization_code") == 0 || strcmp(v, "refresh_token") == 0;
+}
+
+#define REQUIRED(name) { name, true, 0, NULL, "invalid_request", NULL, NULL, NULL }
+
+/* /token's parameters (RFC 6749 3.2, 4.1.3, 6; RFC 7636 4.5), checked
+ * in order: first the grant type, then those of the grant. */
+static const struct cp_param_spec token_params[] = {
+	{ "grant_type", true, 0, grant_type_ok, "invalid_request", NULL,
+	  "unsupported_grant_type", "only authorization_code and refresh_token are supported" },
+};
+static const struct cp_param_spec code_params[] = {
+	REQUIRED("code"), REQUIRED("redirect_uri"), REQUIRED("client_id"),
+	REQUIRED("code_verifier"),
+};
+static const struct cp_param_spec refresh_params[] = {
+	REQUIRED("refresh_token"), REQUIRED("client_id"),
+};
+
+/* Checks f against params[0..n): true when it passed, else the answer
+ * (invalid_request naming a missing parameter) was sent into *rc. */
+static bool
+params_ok(struct cp_req *req, const struct cp_param_spec *params, size_t n,
+    const struct cp_form *f, enum cp_status *rc)
+{
+	struct cp_param_fault fault;
 	char why[96];
 
-	snprintf(why, sizeof(why), "the %s parameter is required", name);
-	return fail(req, 400, "invalid_request", why);
+	if (cp_params_check(params, n, req->cfg, f, &fault))
+		return true;
+	*rc = fail(req, 400, cp_param_error(&fault), cp_param_why(&fault, why, sizeof(why)));
+	return false;
 }
 
 /* Opening an envelope failed: the grant is bad, or we are. */
@@ -302,12 +329,10 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	char callback[CP_MAX_URL + 16];
 	enum cp_status rc;
 
-	cp_buf_init(&form, CP_MAX_IDP_FORM);
-	if (code == NULL || redirect_uri == NULL || client_id == NULL || verifier == NULL) {
-		rc = fail_missing(req, code == NULL ? "code" : redirect_uri == NULL ?
-		    "redirect_uri" : client_id == NULL ? "client_id" : "code_verifier");
+	cp_buf_init(&form, CP_IDP_MAX_FORM);
+	if (!params_ok(req, code_params, sizeof(code_params) / sizeof(code_params[0]),
+	    f, &rc))
 		goto out;
-	}
 	rc = cp_login_open(lg, CP_SEAL_CODE, code, time(NULL), &env, id, &expires);
 	if (rc != CP_OK) {
 		rc = fail_open(req, rc, "authorization code");
@@ -362,11 +387,8 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		goto out;
 	}
 	snprintf(callback, sizeof(callback), "%s/callback", lg->cfg->public_url);
-	if ((rc = cp_form_add(&form, "grant_type", "authorization_code")) != CP_OK ||
-	    (rc = cp_form_add(&form, "code", cp_login_str(env, "idp_code"))) != CP_OK ||
-	    (rc = cp_form_add(&form, "redirect_uri", callback)) != CP_OK ||
-	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
-	    (rc = cp_form_add(&form, "code_verifier", verifier)) != CP_OK)
+	if ((rc = cp_idp_code_form(lg->cfg, cp_login_str(env, "idp_code"), callback,
+	    verifier, &form)) != CP_OK)
 		goto out;
 	g.id = grant;
 	g.scope = cp_login_str(env, "scope");
@@ -393,12 +415,11 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	struct cp_buf form, scopes;
 	enum cp_status rc;
 
-	cp_buf_init(&form, CP_MAX_IDP_FORM);
+	cp_buf_init(&form, CP_IDP_MAX_FORM);
 	cp_buf_init(&scopes, CP_MAX_SCOPE + 1);
-	if (rt == NULL || client_id == NULL) {
-		rc = fail_missing(req, rt == NULL ? "refresh_token" : "client_id");
+	if (!params_ok(req, refresh_params, sizeof(refresh_params) /
+	    sizeof(refresh_params[0]), f, &rc))
 		goto out;
-	}
 	rc = cp_login_open(lg, CP_SEAL_REFRESH, rt, time(NULL), &env, NULL, NULL);
 	if (rc != CP_OK) {
 		rc = fail_open(req, rc, "refresh token");
@@ -445,10 +466,8 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	g.from_answer = g.scope == NULL && scope == NULL;
 	g.code = NULL;
 	g.code_expires = 0;
-	if ((rc = cp_form_add(&form, "grant_type", "refresh_token")) != CP_OK ||
-	    (rc = cp_form_add(&form, "refresh_token", cp_login_str(env, "idp_rt"))) != CP_OK ||
-	    (rc = cp_form_add(&form, "client_id", lg->cfg->idp_client_id)) != CP_OK ||
-	    (rc = cp_form_add(&form, "scope", scope)) != CP_OK)
+	if ((rc = cp_idp_refresh_form(lg->cfg, cp_login_str(env, "idp_rt"), scope,
+	    &form)) != CP_OK)
 		goto out;
 	rc = forward(req, lg, client_id, &g, &form);
 out:
@@ -493,16 +512,11 @@ cp_token_handle(struct cp_req *req)
 		rc = fail_client_auth(req);
 		goto out;
 	}
-	if ((grant = cp_form_get(&f, "grant_type")) == NULL) {
-		rc = fail_missing(req, "grant_type");
+	if (!params_ok(req, token_params, sizeof(token_params) / sizeof(token_params[0]),
+	    &f, &rc))
 		goto out;
-	}
-	if (strcmp(grant, "authorization_code") != 0 && strcmp(grant, "refresh_token") != 0) {
-		rc = fail(req, 400, "unsupported_grant_type",
-		    "only authorization_code and refresh_token are supported");
-		goto out;
-	}
-	rc = cp_login_get(req->cfg, &lg);
+	grant = cp_form_get(&f, "grant_type");
+	rc = cp_ctx_login(req, &lg);
 	if (rc == CP_ERR_STORE) {
 		rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
 		goto out;
