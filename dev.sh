@@ -22,7 +22,8 @@ PACKAGES="build-essential libfcgi-dev libcurl4-gnutls-dev libgnutls28-dev nettle
 	libjson-c-dev libdb-dev db5.3-util autoconf automake libtool pkg-config apache2
 	libapache2-mod-fcgid lighttpd spawn-fcgi wrk check gnutls-bin chromium
 	nginx-light valgrind clang jq curl libfcgi-bin lighttpd-mod-openssl libnss3-tools
-	iproute2 python3 openssl libpq-dev postgresql mandoc debhelper lintian"
+	iproute2 python3 openssl libpq-dev postgresql mandoc debhelper lintian
+	prometheus"
 JOBS=$(nproc 2>/dev/null || echo 2)
 DEMO_PORT=8080
 DEMO_IDP_PORT=9100

@@ -13,6 +13,7 @@
 #include "idp.h"
 #include "jwt.h"
 #include "log.h"
+#include "metrics.h"
 
 enum cp_status
 cp_bearer_token(const char *auth, struct cp_str *token)
@@ -154,6 +155,9 @@ cp_bearer_verify(const struct cp_config *cfg, struct cp_store *st,
 	if (rc == CP_OK && cacheable)
 		cache_put(digest, *claims, now);
 out:
+	/* Verifications done, not cache hits: cimd_proxy_jwt_verifications_total. */
+	cp_metrics_inc(rc == CP_OK ? CP_M_JWT_VALID : rc == CP_ERR_EXPIRED ? CP_M_JWT_EXPIRED :
+	    cp_bearer_unavailable(rc) ? CP_M_JWT_ERROR : CP_M_JWT_INVALID);
 	cp_idp_free(&idp);
 	return rc;
 }

@@ -361,6 +361,25 @@ one_of(const char *v, const char *const *words, const char *why)
 ONE_OF(consent, "remember", "always", "off")
 ONE_OF(binding, "agentcore", "off")
 ONE_OF(log_level, "error", "warn", "info", "debug")
+ONE_OF(audit_user, "id", "hash")
+
+/* audit_log: off, syslog or an absolute file. */
+static const char *
+check_audit_log(const char *v)
+{
+	if (strcmp(v, "off") == 0 || strcmp(v, "syslog") == 0)
+		return NULL;
+	return check_abs_path(v) ? "must be off, syslog or an absolute file" : NULL;
+}
+
+/* metrics_path: off or a URL path. */
+static const char *
+check_metrics_path(const char *v)
+{
+	if (strcmp(v, "off") == 0)
+		return NULL;
+	return check_path(v) ? "must be off or an absolute path such as /metrics" : NULL;
+}
 
 /*
  * The key table: every key once, with what it is (type), whether it must
@@ -470,6 +489,14 @@ static const struct key keys[] = {
 	    "open MCP streams one user may hold in one relay process"),
 	UINT(refresh_grace_seconds, DEFAULT_REFRESH_GRACE, 0, MAX_REFRESH_GRACE,
 	    "how long a refresh envelope's repeat gets the first answer"),
+	STR(audit_log, OPTIONAL, "syslog", check_audit_log,
+	    "where audit lines go: off, syslog or an absolute file"),
+	ENUM(audit_user, "id",
+	    "users in audit lines: id (the IdP's) or hash (keyed)"),
+	STR(metrics_path, OPTIONAL, "off", check_metrics_path,
+	    "the URL path of the Prometheus metrics, or off"),
+	ARRAY(metrics_allow, T_CIDRS, check_cidr,
+	    "a CIDR block allowed to read the metrics"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -649,6 +676,10 @@ build(struct parse *p, struct raw *r, struct cp_config *cfg)
 	cfg->idp_audience_any = strcmp(cfg->idp_audience, CP_AUDIENCE_ANY) == 0;
 	if (cfg->agentcore_endpoint)
 		strip_slash(cfg->agentcore_endpoint);
+	if (strcmp(cfg->metrics_path, "off") == 0) {
+		free(cfg->metrics_path);
+		cfg->metrics_path = NULL;
+	}
 
 	/* Collapse runs of spaces so scope lists compare predictably. */
 	for (i = k = 0; cfg->idp_scopes[i]; i++)

@@ -47,7 +47,7 @@ struct cp_pin {
 	char *file;
 };
 
-/* fetch_allow_private: one CIDR block. */
+/* fetch_allow_private, metrics_allow: one CIDR block. */
 struct cp_cidr {
 	int family;                 /* AF_INET or AF_INET6 */
 	unsigned char addr[16];     /* network order, masked */
@@ -61,6 +61,7 @@ struct cp_cidr {
 enum cp_consent { CP_CONSENT_REMEMBER, CP_CONSENT_ALWAYS, CP_CONSENT_OFF };
 enum cp_binding { CP_BINDING_AGENTCORE, CP_BINDING_OFF };
 enum cp_store_kind { CP_STORE_BDB, CP_STORE_POSTGRESQL };
+enum cp_audit_user { CP_AUDIT_USER_ID, CP_AUDIT_USER_HASH };
 
 struct cp_config {
 	/* Keys, as validated (see README "Configuration"), each declared in
@@ -97,6 +98,11 @@ struct cp_config {
 	unsigned max_streams;           /* per relay process; 0: from RLIMIT_NOFILE */
 	unsigned max_streams_per_user;
 	unsigned refresh_grace_seconds; /* a refresh envelope's repeat window (refresh.h) */
+	char *audit_log;            /* "off", "syslog" or an absolute file */
+	enum cp_audit_user audit_user;
+	char *metrics_path;         /* NULL: off */
+	struct cp_cidr *metrics_allow;  /* who may read the metrics */
+	size_t metrics_allow_n;
 
 	/* Derived. */
 	char *resource;             /* public_url + mcp_path: the MCP URL */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "audit.h"
 #include "ctx.h"
 #include "log.h"
 #include "request.h"
@@ -224,9 +225,12 @@ gen_recheck(void)
 		gen_install(fresh);
 		return;
 	}
-	if (!ctx.gen_refused_logged || !same_version(&v, &ctx.gen_refused))
+	if (!ctx.gen_refused_logged || !same_version(&v, &ctx.gen_refused)) {
 		cp_log(CP_LOG_ERROR, "configuration changed but cannot be used: %s; "
 		    "still using the one loaded before until it is fixed", err);
+		cp_audit(&ctx.gen->cfg, NULL, &(struct cp_audit_event){
+		    .kind = CP_AUDIT_CONFIG_ERROR, .reason = err });
+	}
 	ctx.gen_refused = v;
 	ctx.gen_refused_logged = true;
 }
@@ -256,6 +260,9 @@ gen_acquire(const char *path, char *err, size_t errlen)
 		free(ctx.gen_failed_path);
 		ctx.gen_failed_path = strdup(path);
 		snprintf(err, errlen, "%s", ctx.gen_err);
+		/* No audit_log to go by: syslog, once per path. */
+		cp_audit(NULL, NULL, &(struct cp_audit_event){
+		    .kind = CP_AUDIT_CONFIG_ERROR, .reason = ctx.gen_err });
 		return NULL;
 	}
 	(void)clock_gettime(CLOCK_MONOTONIC, &ctx.gen_checked);

@@ -12,6 +12,7 @@
 
 #include "ctx.h"
 #include "endpoint.h"
+#include "metrics.h"
 #include "log.h"
 
 extern char **environ;
@@ -104,6 +105,8 @@ cp_endpoint_serve(const struct cp_endpoint *ep, struct cp_req *req)
 		    "cimd-proxy is misconfigured; the web server error log names the key to fix");
 		goto done;
 	}
+	/* Maps the host's counters once (again only when the file changes). */
+	(void)cp_metrics_setup(req->cfg);
 	if (!cors(ep, req)) {
 		cp_resp_oauth_error(req, 403, "forbidden", "this Origin is not allowed");
 		goto done;
@@ -142,6 +145,7 @@ done:
 	if (req->fcgx == NULL)
 		cp_req_flush(req);
 	log_request(ep, req);
+	cp_metrics_request(ep->name, req->status);
 }
 
 static void
@@ -164,6 +168,7 @@ serve_raw(const struct cp_endpoint *ep, FCGX_Request *fcgx, char **envp)
 		    rc == CP_ERR_LIMIT ? "request URI too long" : "malformed request line");
 		cp_req_flush(&req);
 		log_request(ep, &req);
+		cp_metrics_request(ep->name, req.status);
 	} else
 		cp_endpoint_serve(ep, &req);
 	cp_req_drain(&req);

@@ -17,6 +17,7 @@
 #include "handle.h"
 #include "cimd_page.h"
 #include "client.h"
+#include "audit.h"
 #include "consent.h"
 #include "form.h"
 #include "idp_login.h"
@@ -186,6 +187,18 @@ idp_origin(const struct cp_idp *idp, char *out, size_t outlen)
 		n = 0;
 	memcpy(out, u, n);
 	out[n] = '\0';
+}
+
+/* The audit line of a decided request (rc: how answering it went). */
+static void
+audit_decided(const struct cp_login *lg, json_object *areq, enum cp_status rc,
+    enum cp_audit_consent consent)
+{
+	if (rc != CP_OK)
+		return;
+	cp_audit(lg->cfg, lg->keys, &(struct cp_audit_event){
+	    .kind = CP_AUDIT_AUTHORIZE, .client_id = cp_login_str(areq, "client_id"),
+	    .redirect_uri = cp_login_str(areq, "redirect_uri"), .consent = consent });
 }
 
 /* Shows the consent page carrying the request sealed for the form. */
@@ -433,10 +446,14 @@ authorize_get(struct cp_req *req)
 		goto out;
 	if ((rc = discover(req, lg, &idp, areq, 302, &sent)) != CP_OK || sent)
 		goto out;
-	if (consent_skippable(req, lg, areq))
+	if (consent_skippable(req, lg, areq)) {
 		rc = to_idp(req, lg, &idp, areq, false, 302);
-	else
+		audit_decided(lg, areq, rc, lg->cfg->consent == CP_CONSENT_OFF ?
+		    CP_AUDIT_CONSENT_SKIPPED : CP_AUDIT_CONSENT_REMEMBERED);
+	} else {
 		rc = ask(req, lg, &idp, areq, &c);
+		audit_decided(lg, areq, rc, CP_AUDIT_CONSENT_SHOWN);
+	}
 out:
 	json_object_put(areq);
 	cp_client_free(&c);
@@ -494,11 +511,13 @@ authorize_post(struct cp_req *req)
 	if (strcmp(decision, "deny") == 0) {
 		rc = cp_redirect_error(req, 303, cp_login_str(areq, "redirect_uri"),
 		    "access_denied", "the user denied the request", cp_login_str(areq, "state"));
+		audit_decided(lg, areq, rc, CP_AUDIT_CONSENT_DENIED);
 		goto out;
 	}
 	if ((rc = discover(req, lg, &idp, areq, 303, &sent)) != CP_OK || sent)
 		goto out;
 	rc = to_idp(req, lg, &idp, areq, lg->cfg->consent == CP_CONSENT_REMEMBER, 303);
+	audit_decided(lg, areq, rc, CP_AUDIT_CONSENT_APPROVED);
 out:
 	json_object_put(areq);
 	cp_idp_free(&idp);

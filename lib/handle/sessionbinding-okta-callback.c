@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "agentcore.h"
+#include "audit.h"
 #include "binding.h"
 #include "browser.h"
 #include "endpoint.h"
@@ -25,6 +26,7 @@
 #include "limits.h"
 #include "log.h"
 #include "login.h"
+#include "metrics.h"
 #include "response.h"
 #include "sbind.h"
 
@@ -131,6 +133,18 @@ complete(struct cp_req *req, struct cp_login *lg, const struct cp_aws_creds *cre
 	    ans.request_id[0] ? ans.request_id : NULL);
 }
 
+/* Counts and audits a binding's outcome; other is the browser's user
+ * when it is not the binding's. */
+static void
+audit_binding(const struct cp_login *lg, enum cp_audit_kind kind, const char *user,
+    const char *other, const char *reason, int status)
+{
+	cp_metrics_inc(kind == CP_AUDIT_BINDING_COMPLETED ? CP_M_BINDING_COMPLETED :
+	    other != NULL ? CP_M_BINDING_REFUSED : CP_M_BINDING_FAILED);
+	cp_audit(lg->cfg, lg->keys, &(struct cp_audit_event){ .kind = kind, .user = user,
+	    .other_user = other, .reason = reason, .http_status = status });
+}
+
 /*
  * After the IdP proved who the browser's user is (sub): the binding must
  * still be pending and belong to sub, the credentials must be there, and
@@ -167,6 +181,7 @@ finish(struct cp_req *req, struct cp_login *lg, const char *session_uri, const c
 		rc = cp_sbind_page(req, 403, "Wrong account", "You are signed in as a different user "
 		    "than the one who asked for this connection, so it was refused. Sign in "
 		    "as that user and open the link again.", NULL);
+		audit_binding(lg, CP_AUDIT_BINDING_REFUSED, b.user_id, sub, "user mismatch", 403);
 		goto out;
 	}
 	if (cp_aws_creds_get(req->envp, &creds, &missing) != CP_OK) {
@@ -199,9 +214,16 @@ finish(struct cp_req *req, struct cp_login *lg, const char *session_uri, const c
 		    "(session %.*s)", CP_SB_LOG_URI, cp_sbind_log_uri(session_uri));
 		rc = cp_sbind_page(req, 403, "Wrong account", "This connection now belongs to another "
 		    "user, so it was refused. " CP_SB_RETRY, NULL);
+		audit_binding(lg, CP_AUDIT_BINDING_REFUSED, b.user_id, sub,
+		    "binding replaced while being completed", 403);
 		goto out;
 	}
 	rc = complete(req, lg, &creds, session_uri, &b);
+	if (rc == CP_OK && req->status == 200)
+		audit_binding(lg, CP_AUDIT_BINDING_COMPLETED, sub, NULL, NULL, 200);
+	else if (rc == CP_OK)
+		audit_binding(lg, CP_AUDIT_BINDING_REFUSED, sub, NULL,
+		    "AgentCore did not complete it", req->status);
 out:
 	cp_binding_free(&b);
 	return rc;

@@ -6,10 +6,13 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "audit.h"
+#include "bearer.h"
 #include "consent.h"
 #include "form.h"
 #include "idp_login.h"
@@ -17,6 +20,7 @@
 #include "limits.h"
 #include "log.h"
 #include "login.h"
+#include "metrics.h"
 #include "oauth.h"
 #include "params.h"
 #include "refresh.h"
@@ -74,11 +78,52 @@ grant_check(struct cp_login *lg, const char *grant)
 	return rc == CP_ERR_NOT_FOUND ? CP_OK : rc;
 }
 
+/* The error of this thread's refused request, for its audit line: one
+ * of the registered codes fail() was given (static strings). */
+static _Thread_local const char *refused_error;
+
 /* One error answer: RFC 6749 5.2. */
 static enum cp_status
 fail(struct cp_req *req, int status, const char *error, const char *why)
 {
+	refused_error = error;
 	return cp_resp_oauth_error(req, status, error, why);
+}
+
+/* The user the IdP's fresh access token names (idp_user_claim), verified
+ * as /mcp would (bearer.h), for the audit line; NULL when it cannot be
+ * told, and the line then names no user.  Caller frees. */
+static char *
+token_user(struct cp_login *lg, const char *access_token)
+{
+	json_object *claims = NULL;
+	const char *u;
+	char *user = NULL;
+
+	if (cp_bearer_verify(lg->cfg, lg->st, cp_str_c(access_token), &claims) == CP_OK &&
+	    (u = cp_login_str(claims, lg->cfg->idp_user_claim)) != NULL)
+		user = cp_strndup(u, strlen(u));
+	json_object_put(claims);
+	return user;
+}
+
+/* Counts and audits tokens issued: a code's exchange is also the end of
+ * a login (the IdP accepted the code /callback carried). */
+static void
+audit_issued(struct cp_login *lg, const char *client_id, bool code, json_object *idp)
+{
+	char *user = token_user(lg, cp_login_str(idp, "access_token"));
+
+	if (code) {
+		cp_metrics_inc(CP_M_LOGIN_COMPLETED);
+		cp_audit(lg->cfg, lg->keys, &(struct cp_audit_event){
+		    .kind = CP_AUDIT_LOGIN, .user = user, .client_id = client_id });
+	}
+	cp_metrics_inc(code ? CP_M_TOKEN_ISSUED : CP_M_TOKEN_REFRESHED);
+	cp_audit(lg->cfg, lg->keys, &(struct cp_audit_event){
+	    .kind = code ? CP_AUDIT_TOKEN_ISSUED : CP_AUDIT_TOKEN_REFRESHED,
+	    .user = user, .client_id = client_id });
+	free(user);
 }
 
 /* RFC 6749 2.3 and 5.2: our clients are all `none`; one that tries to
@@ -202,6 +247,8 @@ answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
 	if (g->code != NULL)
 		remember_consent(lg, g->code, g->code_expires);
 	rc = cp_resp_json(req, 200, out);
+	if (rc == CP_OK)
+		audit_issued(lg, client_id, g->code != NULL, idp);
 out:
 	json_object_put(out);
 	cp_buf_wipe_free(&env);
@@ -517,6 +564,7 @@ cp_token_handle(struct cp_req *req)
 	enum cp_status rc;
 
 	memset(&f, 0, sizeof(f));
+	refused_error = NULL;
 	if (auth != NULL && strncasecmp(auth, "Basic ", 6) == 0) {
 		rc = fail_client_auth(req);
 		goto out;
@@ -558,6 +606,12 @@ cp_token_handle(struct cp_req *req)
 	else
 		rc = grant_refresh(req, lg, &f);
 out:
+	if (req->status >= 400) {
+		cp_metrics_inc(CP_M_TOKEN_REFUSED);
+		cp_audit(req->cfg, NULL, &(struct cp_audit_event){
+		    .kind = CP_AUDIT_TOKEN_REFUSED, .client_id = cp_form_get(&f, "client_id"),
+		    .reason = refused_error, .http_status = req->status });
+	}
 	cp_form_free(&f);
 	return rc;
 }
