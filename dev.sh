@@ -17,7 +17,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 cd "$HERE" || exit 1
 
-# TEST-RIG.md section 1, plus the tools the tests and fuzzers use.
+# doc/test-rig.md section 1, plus the tools the tests and fuzzers use.
 PACKAGES="build-essential libfcgi-dev libcurl4-gnutls-dev libgnutls28-dev nettle-dev
 	libjson-c-dev libdb-dev db5.3-util autoconf automake libtool pkg-config apache2
 	libapache2-mod-fcgid lighttpd spawn-fcgi wrk check gnutls-bin chromium

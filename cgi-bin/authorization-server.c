@@ -1,7 +1,7 @@
 /*
  * GET /.well-known/oauth-authorization-server: RFC 8414 metadata.  The
  * issuer has no path, so this is the only well-known location clients
- * probe first (PROTOCOL.md 3.1).
+ * probe first (doc/protocol.md 3.1).
  * The logic is in lib/handle/authorization-server.c.
  */
 #include "config.h"

@@ -139,7 +139,7 @@ cp_agentcore_complete(const struct cp_config *cfg,
 	    !b64token(user_token, len) || cfg->agentcore_endpoint == NULL ||
 	    cfg->agentcore_region == NULL)
 		goto out;
-	/* The API model's request shape (AGENTCORE-OKTA.md 1): both values
+	/* The API model's request shape (doc/agentcore-okta.md 1): both values
 	 * were checked above to need no JSON escaping. */
 	if ((rc = cp_buf_printf(&url, "%s%s", cfg->agentcore_endpoint,
 	    CP_AGENTCORE_PATH)) != CP_OK ||

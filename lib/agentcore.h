@@ -1,5 +1,5 @@
 /*
- * AgentCore Identity's CompleteResourceTokenAuth (AGENTCORE-OKTA.md 1):
+ * AgentCore Identity's CompleteResourceTokenAuth (doc/agentcore-okta.md 1):
  *
  *   POST <agentcore_endpoint>/identities/CompleteResourceTokenAuth
  *   Content-Type: application/json

@@ -1,6 +1,6 @@
 /*
  * The bearer token on an MCP request (RFC 6750 section 2.1) and its
- * verification before anything is relayed (PROTOCOL.md 2.4): the IdP's
+ * verification before anything is relayed (doc/protocol.md 2.4): the IdP's
  * JWT, checked against its JWKS with the jwt.h rules, issuer idp_issuer,
  * audience idp_audience (unless it is "any"), an access token's type,
  * and, when the token names its client, idp_client_id.

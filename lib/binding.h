@@ -1,5 +1,5 @@
 /*
- * Session bindings (DESIGN.md flow 2 and 3; AGENTCORE-OKTA.md 7.1): when
+ * Session bindings (doc/design.md flow 2 and 3; doc/agentcore-okta.md 7.1): when
  * the gateway answers with a URL elicitation, the relay records which
  * user it was for and the exact bearer token they sent, so that
  * /sessionbinding/callback can later check the browser user and complete
@@ -24,7 +24,7 @@
 #include "status.h"
 #include "store.h"
 
-#define CP_BINDING_TTL          600     /* 10 minutes (AGENTCORE-OKTA.md 7.1) */
+#define CP_BINDING_TTL          600     /* 10 minutes (doc/agentcore-okta.md 7.1) */
 /* The store keeps a record this long past its expiry, so that
  * /sessionbinding can tell "expired" (410) from "unknown" (404). */
 #define CP_BINDING_GRACE        600

@@ -460,7 +460,7 @@ cp_cimd_validate(const char *client_id, const char *body, size_t len,
 		goto out;
 	}
 	/* RFC 7591 defaults to client_secret_basic, which CIMD forbids; a
-	 * missing method can only mean none (PROTOCOL.md 17.6). */
+	 * missing method can only mean none (doc/protocol.md 17.6). */
 	if (opt_string(o, "token_endpoint_auth_method", &method) != CP_OK) {
 		reason = "token_endpoint_auth_method is not a string";
 		goto out;
@@ -471,7 +471,7 @@ cp_cimd_validate(const char *client_id, const char *body, size_t len,
 		    "token_endpoint_auth_method must be none (shared secrets are forbidden)";
 		goto out;
 	}
-	/* PROTOCOL.md 6.6-6.7: extra grant types are ignored, but the ones
+	/* doc/protocol.md 6.6-6.7: extra grant types are ignored, but the ones
 	 * this flow uses must be there when the lists are. */
 	if (opt_list_has(o, "grant_types", "authorization_code") != CP_OK) {
 		reason = "grant_types must be strings including authorization_code";

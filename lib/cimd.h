@@ -1,6 +1,6 @@
 /*
  * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-
- * document, "CIMD"; PROTOCOL.md sections 4-7): the client_id URL rules,
+ * document, "CIMD"; doc/protocol.md sections 4-7): the client_id URL rules,
  * the client_allow policy, document validation, and the one entry point
  * /authorize and /callback use, cp_cimd_resolve, which checks, consults
  * the cache, fetches (fetch.h), validates and falls back to the last good
@@ -21,12 +21,12 @@
 
 struct cp_store;
 
-#define CP_CIMD_MAX_BODY            5120    /* decoded bytes; PROTOCOL.md 5.5 */
+#define CP_CIMD_MAX_BODY            5120    /* decoded bytes; doc/protocol.md 5.5 */
 #define CP_CIMD_MAX_REDIRECT_URIS   16
 #define CP_CIMD_MAX_NAME            256     /* client_name, bytes of UTF-8 */
 #define CP_CIMD_HASH_LEN            32      /* SHA-256 */
 
-/* Cache lifetimes (PROTOCOL.md 7.4): the server's max-age or Expires is
+/* Cache lifetimes (doc/protocol.md 7.4): the server's max-age or Expires is
  * clamped into [MIN, MAX]; without either, DEFAULT.  The last good copy
  * outlives them so a transport failure days later still has a fallback. */
 #define CP_CIMD_TTL_MIN             60
@@ -34,7 +34,7 @@ struct cp_store;
 #define CP_CIMD_TTL_DEFAULT         600
 #define CP_CIMD_GOOD_TTL            (30 * 86400)
 
-/* Bounds on fetching (PROTOCOL.md 5.10, 7.3).  A failed resolution is
+/* Bounds on fetching (doc/protocol.md 5.10, 7.3).  A failed resolution is
  * remembered NEGATIVE_TTL seconds and answered from the store meanwhile;
  * one client host gets at most HOST_FETCHES_PER_MINUTE fetches a minute
  * from this store's processes; one URL is fetched by one process at a
@@ -75,7 +75,7 @@ enum cp_cimd_source {
 };
 
 /* Checks client_id[0..len) against the URL rules of CIMD section 3 and
- * PROTOCOL.md 4, before any network I/O: https, a path other than "/",
+ * doc/protocol.md 4, before any network I/O: https, a path other than "/",
  * no query, fragment, user or password, no "." or ".." segment in any
  * percent-encoding, at most CP_MAX_CLIENT_ID visible-ASCII bytes, and
  * the form libcurl would write back unchanged (so "127.1", "x:0443",
@@ -85,7 +85,7 @@ enum cp_cimd_source {
 enum cp_status cp_client_id_check(const char *client_id, size_t len,
     const char **why);
 
-/* client_allow (PROTOCOL.md 4.3): true when client_id equals an entry
+/* client_allow (doc/protocol.md 4.3): true when client_id equals an entry
  * byte for byte, or an entry is "https://host[:port]/" and client_id's
  * scheme and authority are exactly that (parsed by libcurl, compared as
  * strings, no suffix or userinfo tricks).  An empty client_allow allows
@@ -94,7 +94,7 @@ enum cp_status cp_client_id_check(const char *client_id, size_t len,
 bool cp_client_allowed(const struct cp_config *cfg, const char *client_id);
 
 /* Validates a document body[0..len) fetched for client_id (CIMD 4.1,
- * PROTOCOL.md 6) and fills *doc (caller frees with cp_cimd_doc_free,
+ * doc/protocol.md 6) and fills *doc (caller frees with cp_cimd_doc_free,
  * also after a failure).  Strict JSON (jsonparse.h: no duplicate member,
  * no trailing bytes, UTF-8, depth cap), an object whose client_id equals
  * client_id exactly, redirect_uris a non-empty array of https or http

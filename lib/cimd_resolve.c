@@ -1,6 +1,6 @@
 /*
  * cp_cimd_resolve: the client document as /authorize and /callback see
- * it, with the cache and fallback policy of PROTOCOL.md 5.11 and 7.  Kept
+ * it, with the cache and fallback policy of doc/protocol.md 5.11 and 7.  Kept
  * apart from cimd.c so programs that only check URLs or documents (unit
  * tests, fuzzers) do not pull in the store.
  */
@@ -89,7 +89,7 @@ out:
 
 /* CIMD-01 4.4 forbids caching a failed document, not remembering that it
  * failed: for CP_CIMD_NEGATIVE_TTL seconds the same failure is answered
- * without asking the host again (PROTOCOL.md 7.3, back off on failure). */
+ * without asking the host again (doc/protocol.md 7.3, back off on failure). */
 static void
 remember_failure(struct cp_store *st, const char *client_id, enum cp_status rc,
     const char *why)
@@ -144,7 +144,7 @@ cp_cimd_forget(struct cp_store *st, const char *client_id)
 }
 
 /* Counts one fetch from client_id's host this minute: CP_ERR_DENIED once
- * the host had CP_CIMD_HOST_FETCHES_PER_MINUTE (PROTOCOL.md 5.10).  A
+ * the host had CP_CIMD_HOST_FETCHES_PER_MINUTE (doc/protocol.md 5.10).  A
  * store that cannot count does not stop the fetch (it is logged). */
 static enum cp_status
 count_host_fetch(struct cp_store *st, const char *client_id)
@@ -392,7 +392,7 @@ fetch_and_check(const struct cp_config *cfg, struct cp_store *st, const char *cl
 	    *why != NULL ? *why : cp_status_str(frc), res.status);
 	if (res.klass == CP_FETCH_GONE)
 		evict(st, client_id);
-	/* The host did not answer usably (PROTOCOL.md 5.11): a transport
+	/* The host did not answer usably (doc/protocol.md 5.11): a transport
 	 * failure whatever the status says, for the fallback and the page. */
 	if (res.klass == CP_FETCH_TRANSPORT && rc == CP_ERR_UPSTREAM)
 		rc = CP_ERR_FETCH;
@@ -421,7 +421,7 @@ cp_cimd_resolve(const struct cp_config *cfg, struct cp_store *st,
 			*source = CP_CIMD_SRC_STATIC;
 		goto out;
 	}
-	/* Checks that need no network come first (PROTOCOL.md 4.3). */
+	/* Checks that need no network come first (doc/protocol.md 4.3). */
 	if ((rc = cp_client_id_check(client_id, len, &reason)) != CP_OK)
 		goto out;
 	if (!cp_client_allowed(cfg, client_id)) {

@@ -30,7 +30,7 @@ enum cp_status cp_client_get(struct cp_login *lg, const char *client_id,
 void cp_client_free(struct cp_client *c);
 
 /* True when redirect_uri is registered in c's document (redirect.h:
- * exact, loopback ports floating; PROTOCOL.md 8.4). */
+ * exact, loopback ports floating; doc/protocol.md 8.4). */
 bool cp_client_redirect_ok(const struct cp_client *c, const char *redirect_uri);
 
 #endif

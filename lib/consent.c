@@ -32,7 +32,7 @@ cp_consent_remembered(struct cp_login *lg, const char *browser,
 
 	cp_buf_init(&key, CP_STORE_MAX_KEY);
 	cp_buf_init(&value, CP_STORE_MAX_VALUE);
-	/* PROTOCOL.md 6.10: a changed document asks again. */
+	/* doc/protocol.md 6.10: a changed document asks again. */
 	if (consent_key(browser, client_id, &key) == CP_OK &&
 	    cp_store_get(lg->st, CP_NS_CONSENT, key.data, key.len, &value,
 	    NULL) == CP_OK)
@@ -169,7 +169,7 @@ cp_consent_page(struct cp_req *req, const struct cp_consent_view *v)
 			rc = cp_buf_adds(&b, "</strong> <em>(self-declared name: anyone can "
 			    "publish any name)</em>.</p>\n");
 	}
-	/* PROTOCOL.md 9.3: client_uri, shown but not linked, so the page
+	/* doc/protocol.md 9.3: client_uri, shown but not linked, so the page
 	 * never sends the user somewhere the document chose. */
 	if (rc == CP_OK && v->client_uri) {
 		rc = cp_buf_adds(&b, "<p>Its home page, as it declares: <code>");

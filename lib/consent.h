@@ -1,5 +1,5 @@
 /*
- * Consent: remembered approvals and the consent page (PROTOCOL.md 9; MCP-BP
+ * Consent: remembered approvals and the consent page (doc/protocol.md 9; MCP-BP
  * "Consent Cookie Security", "Consent UI Requirements").
  */
 #ifndef CP_CONSENT_H

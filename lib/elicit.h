@@ -6,10 +6,10 @@
  * CP_ELICIT_MAX_MESSAGE bytes of the message it is in (one JSON body, or
  * the data of one SSE event) and drops a message that grows past that.
  *
- * Two shapes are recognised, on any HTTP status (AGENTCORE-OKTA.md 3):
+ * Two shapes are recognised, on any HTTP status (doc/agentcore-okta.md 3):
  *   - MCP 2025-11-25: a JSON-RPC error with code -32042 whose
  *     error.data.elicitations[] holds {mode:"url", elicitationId, url,
- *     message} (PROTOCOL.md 14.1; schema.ts URLElicitationRequiredError).
+ *     message} (doc/protocol.md 14.1; schema.ts URLElicitationRequiredError).
  *   - MCP 2026-07-28: a result with resultType "input_required" whose
  *     inputRequests map holds {method:"elicitation/create", params:{mode:
  *     "url", message, url}} (modelcontextprotocol schema/2026-07-28/
@@ -124,7 +124,7 @@ bool cp_elicit_host_trusted(const struct cp_config *cfg, const char *url,
 
 /* True when s[0..n) is a session URI: CP_ELICIT_SESSION_URI_PREFIX and
  * one or more unreserved characters, at most CP_ELICIT_MAX_SESSION_URI
- * bytes (AgentCore's sessionUri pattern, AGENTCORE-OKTA.md 1). */
+ * bytes (AgentCore's sessionUri pattern, doc/agentcore-okta.md 1). */
 bool cp_elicit_session_uri_ok(const char *s, size_t n);
 
 #endif

@@ -388,7 +388,7 @@ stuck_reap(void)
 }
 
 /* Resolves name before the fetch deadline counted from start runs out
- * (PROTOCOL.md 5.6): a plain getaddrinfo waits as long as the resolver
+ * (doc/protocol.md 5.6): a plain getaddrinfo waits as long as the resolver
  * likes.  Returns CP_OK with *ai (the caller frees it with freeaddrinfo),
  * CP_ERR_TIMEOUT, CP_ERR_FETCH (no such host, the lookup failed, or too
  * many lookups are stuck) or CP_ERR_NOMEM; *why names the failure. */
@@ -465,7 +465,7 @@ out:
 /* Resolves host (brackets stripped) within the deadline counted from
  * start and checks every address: one special-use address refuses the
  * host, since which one a connection ends up on is not ours to choose
- * (DNS rebinding, PROTOCOL.md 5.4). */
+ * (DNS rebinding, doc/protocol.md 5.4). */
 static enum cp_status
 resolve_and_check(const struct cp_config *cfg, const char *host, struct pinned *p,
     struct cp_buf *resolve, const char *port, const struct timespec *start,
@@ -528,7 +528,7 @@ out:
 }
 
 /* Sorts a finished transfer into a status and a fallback class
- * (PROTOCOL.md 5.2, 5.9, 5.11). */
+ * (doc/protocol.md 5.2, 5.9, 5.11). */
 static enum cp_status
 classify(struct cp_fetch_result *res)
 {

@@ -1,5 +1,5 @@
 /*
- * Fetching client documents (CIMD section 4, PROTOCOL.md 5): libcurl
+ * Fetching client documents (CIMD section 4, doc/protocol.md 5): libcurl
  * over https only, GET, no redirects, no cookies, no proxy, a total
  * deadline that bounds the host lookup too, a cap on every decoded body
  * (whatever the status: a body we drop stops there too), and the SSRF
@@ -20,14 +20,14 @@
 #include "conf.h"
 #include "status.h"
 
-#define CP_FETCH_TIMEOUT_MS     5000    /* whole transfer (PROTOCOL.md 5.6) */
+#define CP_FETCH_TIMEOUT_MS     5000    /* whole transfer (doc/protocol.md 5.6) */
 #define CP_FETCH_CONNECT_MS     3000
 #define CP_FETCH_MAX_ADDRS      16      /* resolved addresses we pin */
 #define CP_FETCH_MAX_STUCK_LOOKUPS 8    /* timed-out host lookups still
                                            running; more refuse fetches */
 #define CP_FETCH_MAX_HEADER     256     /* one captured header value */
 
-/* What a failed fetch means for the fallback (PROTOCOL.md 5.11). */
+/* What a failed fetch means for the fallback (doc/protocol.md 5.11). */
 enum cp_fetch_class {
 	CP_FETCH_GOOD = 0,          /* 200 with a JSON body within the cap */
 	CP_FETCH_TRANSPORT,         /* network, TLS, timeout, 5xx, 401/403/408/429,

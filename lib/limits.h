@@ -31,7 +31,7 @@
 
 /* Protocol values. */
 #define CP_MAX_URL          2048    /* any URL we store or compare */
-#define CP_MAX_CLIENT_ID    512     /* PROTOCOL.md 4.5 */
+#define CP_MAX_CLIENT_ID    512     /* doc/protocol.md 4.5 */
 #define CP_MAX_SCOPE        1024
 #define CP_MAX_STATE        1024    /* client's opaque state */
 /* Our sealed state as sent to the IdP.  It carries the client's request

@@ -126,7 +126,7 @@ cp_metadata_authorization_server(const struct cp_config *cfg)
 	static const char *const none[] = { "none", NULL };
 	json_object *o = json_object_new_object();
 
-	/* No registration_endpoint: /register always refuses (PROTOCOL.md
+	/* No registration_endpoint: /register always refuses (doc/protocol.md
 	 * 3.8), and clients that see one try DCR and fail. */
 	if (o && add(o, "issuer", json_object_new_string(cfg->public_url)) &&
 	    add(o, "authorization_endpoint", str_join(cfg->public_url, "/authorize")) &&

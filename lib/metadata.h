@@ -13,11 +13,11 @@
 #include "conf.h"
 #include "status.h"
 
-/* RFC 9728 protected-resource metadata (PROTOCOL.md section 1); the
+/* RFC 9728 protected-resource metadata (doc/protocol.md section 1); the
  * caller owns the result (json_object_put).  NULL when out of memory. */
 json_object *cp_metadata_protected_resource(const struct cp_config *cfg);
 
-/* RFC 8414 authorization-server metadata (PROTOCOL.md section 3). */
+/* RFC 8414 authorization-server metadata (doc/protocol.md section 3). */
 json_object *cp_metadata_authorization_server(const struct cp_config *cfg);
 
 /* idp_scopes as a JSON array of strings; offline_access only when

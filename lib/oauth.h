@@ -75,7 +75,7 @@ enum cp_status cp_oauth_scope(const struct cp_config *cfg, const char *scope,
 bool cp_oauth_scope_within(const char *scope, const char *granted);
 
 /* True when resource names the proxy's MCP URL (cfg->resource), with
- * one trailing slash tolerated (RFC 8707 2, PROTOCOL.md 8.8). */
+ * one trailing slash tolerated (RFC 8707 2, doc/protocol.md 8.8). */
 bool cp_oauth_resource_ok(const struct cp_config *cfg, const char *resource);
 
 /* True when a login_hint may be passed to the IdP: 1-256 visible ASCII. */

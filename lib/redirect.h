@@ -1,6 +1,6 @@
 /*
  * redirect_uri rules: which URIs a client document may register, and
- * whether a requested redirect_uri matches one of them (PROTOCOL.md 8.4,
+ * whether a requested redirect_uri matches one of them (doc/protocol.md 8.4,
  * 8.5; RFC 6749 section 3.1.2; RFC 8252 sections 7.3 and 8.3; RFC 9700
  * section 2.1).
  */

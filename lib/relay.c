@@ -323,7 +323,7 @@ same_file(int fd, const struct stat *st)
 }
 
 /* True when the web server dropped its connection to us.  Nothing may be
- * written on an idle stream, so the socket is asked (TEST-RIG G10). */
+ * written on an idle stream, so the socket is asked (doc/test-rig.md G10). */
 static bool
 client_gone(struct transfer *t)
 {

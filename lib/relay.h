@@ -1,5 +1,5 @@
 /*
- * The MCP Streamable HTTP relay (PROTOCOL.md 13): one request from the
+ * The MCP Streamable HTTP relay (doc/protocol.md 13): one request from the
  * web server to gateway_url and its answer back, both streamed.  The
  * request body is read from the web server as libcurl sends it (a body
  * of known length up to CP_RELAY_INLINE_BODY is read first and sent with
@@ -15,7 +15,7 @@
  * reuse the upstream connection and TLS session.  Relays on different
  * threads share nothing; the watch callbacks run on the relay's thread.
  *
- * Long streams (TEST-RIG G10): while a transfer runs, its wait covers the
+ * Long streams (doc/test-rig.md G10): while a transfer runs, its wait covers the
  * web-server connection (a close there ends it at once; when that fd is
  * readable for another reason it is polled every CP_RELAY_POLL_MS
  * instead) and an idle SSE response

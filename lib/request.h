@@ -1,10 +1,10 @@
 /*
  * One HTTP request as the web server hands it over, under FastCGI or
- * plain CGI alike (TEST-RIG G1: FCGX_Accept has no CGI fallback, so CGI
+ * plain CGI alike (doc/test-rig.md G1: FCGX_Accept has no CGI fallback, so CGI
  * reads the environment and stdio directly).
  *
  * Routing uses REQUEST_URI, never SCRIPT_NAME or PATH_INFO, which
- * mod_proxy_fcgi sets differently (TEST-RIG G7).
+ * mod_proxy_fcgi sets differently (doc/test-rig.md G7).
  */
 #ifndef CP_REQUEST_H
 #define CP_REQUEST_H

@@ -1,5 +1,5 @@
 /*
- * Session binding (DESIGN.md flow 3; AGENTCORE-OKTA.md 2, 5, 7; the
+ * Session binding (doc/design.md flow 3; doc/agentcore-okta.md 2, 5, 7; the
  * issue #5 contract): the browser that opened an AgentCore elicitation
  * URL comes back to
  *

@@ -57,7 +57,7 @@ idp_state(json_object *areq, bool remember, json_object **st)
 	return CP_OK;
 }
 
-/* Sends the browser to the IdP (PROTOCOL.md 8.10, 10.1): the static IdP
+/* Sends the browser to the IdP (doc/protocol.md 8.10, 10.1): the static IdP
  * client, our callback, the client's own S256 challenge, and a sealed
  * state that carries the request (and remember: see idp_state).
  * resource goes only to an IdP whose quirks allow it (idp_login.c). */
@@ -231,7 +231,7 @@ out:
 	return rc;
 }
 
-/* PROTOCOL.md 9: skip the page only for a remembered approval of this
+/* doc/protocol.md 9: skip the page only for a remembered approval of this
  * very document, and only on a navigation the user started (a cross-site
  * page cannot replay it: Sec-Fetch-Site is set by the browser). */
 static bool
@@ -319,7 +319,7 @@ static const struct cp_param_spec authorize_params[] = {
 };
 
 /*
- * The request checks once redirect_uri is trusted (PROTOCOL.md 8.6-8.9):
+ * The request checks once redirect_uri is trusted (doc/protocol.md 8.6-8.9):
  * state's length, then authorize_params; each failure is a redirect to
  * the client.  On success *areq holds the
  * request to seal.  Returns CP_OK with *areq NULL when it answered.

@@ -22,7 +22,7 @@
 #include "response.h"
 
 /* An /callback failure before the client's redirect_uri is re-checked:
- * a page (PROTOCOL.md 10.2). */
+ * a page (doc/protocol.md 10.2). */
 static enum cp_status
 page_callback(struct cp_req *req, const char *text)
 {
@@ -57,7 +57,7 @@ recheck_client(struct cp_req *req, struct cp_login *lg, json_object *st, bool *s
 }
 
 /* The success answer: our code wraps the IdP's, bound to the client,
- * the exact redirect_uri, resource, scope and challenge (PROTOCOL.md
+ * the exact redirect_uri, resource, scope and challenge (doc/protocol.md
  * 10.6).  An approval to remember rides along as consent_browser and
  * consent_doc_hash: /callback cannot tell a real IdP code from a forged
  * one, so only /token, once the IdP accepted the code, stores it.  The
@@ -188,7 +188,7 @@ cp_callback_handle(struct cp_req *req)
 	if ((rc = recheck_client(req, lg, st, &sent)) != CP_OK || sent)
 		goto out;
 	if (error != NULL) {
-		/* PROTOCOL.md 10.4: registered codes only, a cleaned text. */
+		/* doc/protocol.md 10.4: registered codes only, a cleaned text. */
 		cp_log(CP_LOG_INFO, "IdP answered %s", cp_oauth_authz_error(error));
 		if ((rc = cp_oauth_clean_description(&desc,
 		    cp_form_get(&f, "error_description"))) != CP_OK)

@@ -99,7 +99,7 @@ struct mcp_call {
 	struct cp_str token;
 };
 
-/* 401 with the proxy's challenge (PROTOCOL.md 2.1); error NULL when no
+/* 401 with the proxy's challenge (doc/protocol.md 2.1); error NULL when no
  * token was sent at all. */
 static enum cp_status
 unauthorized(struct cp_req *req, const char *error, const char *description)

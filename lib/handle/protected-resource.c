@@ -1,7 +1,7 @@
 /*
  * GET /.well-known/oauth-protected-resource[<mcp_path>]: RFC 9728
  * metadata naming the proxy as the MCP resource's authorization server.
- * Clients try the path-inserted form first (PROTOCOL.md 1.3).
+ * Clients try the path-inserted form first (doc/protocol.md 1.3).
  */
 #include "config.h"
 

@@ -1,6 +1,6 @@
 /*
  * /register: dynamic client registration is refused, for every method
- * (PROTOCOL.md 12; RFC 7591 section 3.2.2 error format).  Clients name
+ * (doc/protocol.md 12; RFC 7591 section 3.2.2 error format).  Clients name
  * themselves with a Client ID Metadata Document instead.
  */
 #include "config.h"

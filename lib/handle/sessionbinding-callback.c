@@ -45,7 +45,7 @@ cp_sbind_callback(struct cp_req *req)
 		return cp_resp_not_found(req);
 	if ((rc = cp_sbind_begin(req, &f, &lg, false)) != CP_OK || lg == NULL)
 		goto out;
-	/* AGENTCORE-OKTA.md 2: AgentCore's return redirect carries only
+	/* doc/agentcore-okta.md 2: AgentCore's return redirect carries only
 	 * session_id, the session URI (form.h decoded it). */
 	session_uri = cp_form_get(&f, "session_id");
 	if (session_uri == NULL || !cp_elicit_session_uri_ok(session_uri, strlen(session_uri))) {
@@ -60,7 +60,7 @@ cp_sbind_callback(struct cp_req *req)
 		goto out;
 	}
 	if (rc == CP_ERR_NOT_FOUND) {
-		/* AGENTCORE-OKTA.md 2: console-started flows and other proxies'
+		/* doc/agentcore-okta.md 2: console-started flows and other proxies'
 		 * sessions land here too; never call AgentCore for them. */
 		cp_log(CP_LOG_INFO, "session %.*s: no binding", CP_SB_LOG_URI,
 		    cp_sbind_log_uri(session_uri));

@@ -170,7 +170,7 @@ finish(struct cp_req *req, struct cp_login *lg, const char *session_uri, const c
 		    "This link is no longer valid. " CP_SB_RETRY);
 		goto out;
 	}
-	/* DESIGN.md flow 3, AGENTCORE-OKTA.md 2: the browser's user must be
+	/* doc/design.md flow 3, doc/agentcore-okta.md 2: the browser's user must be
 	 * the user the bearer token was issued to. */
 	if (!cp_secret_eq(sub, strlen(sub), b.user_id, strlen(b.user_id))) {
 		cp_sbind_user_hash(b.user_id, h1);

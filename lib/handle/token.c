@@ -186,8 +186,8 @@ struct grant_info {
  * token and its metadata pass through, the refresh token is replaced by
  * an envelope bound to client_id (RFC 6749 6: a refresh token works only
  * for the client it was issued to) and carrying g, the ID token is
- * dropped (its aud is the IdP client, not this client; PROTOCOL.md Open
- * Q 16).  A code's exchange stores its login's consent first.
+ * dropped (its aud is the IdP client, not this client; doc/protocol.md
+ * 17.16).  A code's exchange stores its login's consent first.
  */
 static enum cp_status
 answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,

@@ -213,7 +213,7 @@ AB=http://127.0.0.1:$ab_port/mcp
 # Warm-up before measuring: each relay process verifies the token once
 # and opens its upstream connection, and Apache's mod_fcgid grows its
 # pool.  mod_fcgid spawns only after a request found every process busy
-# and slept a second (TEST-RIG G5), so a pool the size of the load keeps
+# and slept a second (doc/test-rig.md G5), so a pool the size of the load keeps
 # stalling; warming at twice the measured concurrency leaves it larger,
 # as FcgidMinProcessesPerClass would keep it in service.
 for u in "$LA" "$AA" "$LBU" "$AB"; do

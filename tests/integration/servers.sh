@@ -28,14 +28,14 @@
 #   srv_sanitizer_check              stop every server, then one TAP check
 #                                    that no log holds a sanitizer report
 #
-# Every server runs as nobody when we are root (TEST-RIG 2.0; setpriv,
+# Every server runs as nobody when we are root (doc/test-rig.md 2.0; setpriv,
 # not runuser, so the PID is the server's), else as ourselves.  It
 # listens on 127.0.0.1 on a port picked at runtime, lives in its own
 # directory under $SRV_ROOT and is killed by PID.  The configurations are self-contained: no Debian apache2.conf, no apache2ctl
-# (TEST-RIG 2.2).
+# (doc/test-rig.md 2.2).
 
 SRV_WAIT_SECONDS=15             # startup budget of one server
-SRV_STOP_SECONDS=10             # Apache may take 7 s (TEST-RIG 2.2)
+SRV_STOP_SECONDS=10             # Apache may take 7 s (doc/test-rig.md 2.2)
 SRV_APACHE_MODULES=/usr/lib/apache2/modules
 SRV_ENDPOINTS=$(grep -v '^#' "$top_srcdir/cgi-bin/endpoints.list")
 
@@ -172,7 +172,7 @@ srv_lighttpd_tls() {
 }
 
 # srv_lighttpd NAME CONF: lighttpd 1.4 with the installed snippet, as an
-# operator would include it (TEST-RIG 2.1), plus a second port where
+# operator would include it (doc/test-rig.md 2.1), plus a second port where
 # mod_cgi runs the same programs as plain CGI under the same paths.
 srv_lighttpd() {
 	local name=$1 conf=$2 d=$SRV_ROOT/$1 port cport try e libexec

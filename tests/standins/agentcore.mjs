@@ -6,7 +6,7 @@
 // a fake "GitHub token" in the vault keyed by the inbound token's `sub`
 // (like AgentCore keys its token vault by the user identity).
 //
-// Wire behaviour follows /work/shared/spec/AGENTCORE-OKTA.md section 1-2:
+// Wire behaviour follows doc/agentcore-okta.md section 1-2:
 //   POST /identities/CompleteResourceTokenAuth   (SigV4, service bedrock-agentcore)
 //     body {"sessionUri": "urn:ietf:params:oauth:request_uri:<[A-Za-z0-9-._~]+>",
 //           "userIdentifier": {"userToken": "<compact JWS>"} | {"userId": "<1-128>"}}

@@ -22,11 +22,11 @@
 // Prints exactly `ready https://127.0.0.1:<port>` on stdout once listening (library notices go
 // to stderr). Exits on SIGTERM/SIGINT. All state is in memory.
 //
-// Okta behaviour mimicked (spec/AGENTCORE-OKTA.md section 5): access tokens are always JWTs with
+// Okta behaviour mimicked (doc/agentcore-okta.md section 5): access tokens are always JWTs with
 // a fixed audience whether or not `resource` is sent; AT `sub` = login (email), `uid` = 00u… user
 // id, `cid` = client id, `scp` = scope array; ID-token `sub` = the 00u… id; refresh tokens only
 // with offline_access, rotated, reuse fails with invalid_grant; redirect_uri matched exactly;
-// prompt=none gives a code when a session exists (TEST-RIG G12), else login_required.
+// prompt=none gives a code when a session exists (doc/test-rig.md G12), else login_required.
 //
 // Test-only fault switch (the attack tests need bad ID tokens out of the real flow). Nothing
 // changes until a fault is armed; each armed fault applies to the next matching /token answer
@@ -246,7 +246,7 @@ const server = createServer({ cert: readFileSync(opt.cert), key: readFileSync(op
 server.listen(Number(opt.port), '127.0.0.1', async () => {
   const issuer = `https://127.0.0.1:${server.address().port}`;
   const policy = interactionPolicy.base();
-  policy.get('consent').checks.remove('native_client_prompt'); // TEST-RIG G12: Okta-like SSO
+  policy.get('consent').checks.remove('native_client_prompt'); // doc/test-rig.md G12: Okta-like SSO
   const resourceServer = {
     scope: scopes.join(' '), // so AT `scope`/`scp` list every granted scope, as Okta's do
     audience: opt.audience,

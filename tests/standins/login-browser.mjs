@@ -4,7 +4,7 @@
 // saves a screenshot, clicks Approve, logs in on the IdP's own HTML form
 // (no login_hint), accepts the IdP's consent step if one is shown, and
 // reports the client's redirect_uri as the browser requested it
-// (page.on('request'): nothing listens there; TEST-RIG G14).
+// (page.on('request'): nothing listens there; doc/test-rig.md G14).
 //
 //   node login-browser.mjs --url '<proxy>/authorize?...' \
 //       --redirect-uri http://127.0.0.1:9300/callback --screenshot out.png
