@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,10 @@ static const char *const consent_names[] = {
 };
 
 /* The file this process keeps open, and whether its failure was logged. */
+/* The open file, its path and the logged-once flags are the process's;
+ * a relay process writes from many threads, so cp_audit holds
+ * write_lock around them. */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static int file_fd = -1;
 static char *file_path;
 static bool file_warned;
@@ -310,6 +315,7 @@ cp_audit(const struct cp_config *cfg, const struct cp_keys *keys,
 
 	if (strcmp(where, "off") == 0)
 		return;
+	pthread_mutex_lock(&write_lock);
 	cp_buf_init(&line, CP_MAX_AUDIT_LINE + 1);
 	if (cp_audit_format(cfg, keys, ev, &line) != CP_OK)
 		goto out;
@@ -332,4 +338,5 @@ out:
 		file_warned = true;
 	}
 	cp_buf_free(&line);
+	pthread_mutex_unlock(&write_lock);
 }

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -49,10 +50,19 @@ _Static_assert(sizeof(statuses) / sizeof(statuses[0]) + 1 == CP_METRICS_NSTATUSE
 _Static_assert(sizeof(buckets) / sizeof(buckets[0]) + 1 == CP_METRICS_NBUCKETS,
     "CP_METRICS_NBUCKETS counts the buckets and +Inf");
 
-/* This process's mapping, and the file it maps (to notice a change). */
+/* This process's mapping, and the file it maps (to notice a change).
+ * The threads of a relay process count concurrently: map is read with
+ * an acquire load (MAP()), and cp_metrics_setup, the only writer while
+ * requests run, holds setup_lock.  A mapping setup replaces (the
+ * configuration named another file, or turned metrics off) is retired,
+ * never unmapped, since another thread may still be adding to it: one
+ * small mapping per such change.  cp_metrics_close, for tests and exit,
+ * does unmap. */
 static struct layout *map;
 static char map_path[CP_MAX_URL];
 static char failed_path[CP_MAX_URL];    /* logged once */
+static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
+#define MAP()   __atomic_load_n(&map, __ATOMIC_ACQUIRE)
 
 bool
 cp_metrics_file(const struct cp_config *cfg, char *out, size_t len)
@@ -69,9 +79,10 @@ cp_metrics_file(const struct cp_config *cfg, char *out, size_t len)
 void
 cp_metrics_close(void)
 {
-	if (map != NULL)
-		munmap(map, sizeof(*map));
-	map = NULL;
+	struct layout *m = __atomic_exchange_n(&map, NULL, __ATOMIC_ACQ_REL);
+
+	if (m != NULL)
+		munmap(m, sizeof(*m));
 	map_path[0] = '\0';
 }
 
@@ -110,7 +121,7 @@ cp_metrics_open(const char *path)
 		rc = CP_ERR_INVALID;
 		goto out;
 	}
-	map = m;
+	__atomic_store_n(&map, m, __ATOMIC_RELEASE);
 	m = MAP_FAILED;
 	memcpy(map_path, path, strlen(path) + 1);
 	rc = CP_OK;
@@ -121,22 +132,36 @@ out:
 	return rc;
 }
 
+/* Forgets the current mapping without unmapping it (above). */
+static void
+retire(void)
+{
+	__atomic_store_n(&map, NULL, __ATOMIC_RELEASE);
+	map_path[0] = '\0';
+}
+
 enum cp_status
 cp_metrics_setup(const struct cp_config *cfg)
 {
 	char path[CP_MAX_URL];
-	enum cp_status rc;
+	enum cp_status rc = CP_OK;
 
+	pthread_mutex_lock(&setup_lock);
 	if (cfg->metrics_path == NULL) {
-		cp_metrics_close();
-		return CP_OK;
+		retire();
+		goto out;
 	}
-	if (!cp_metrics_file(cfg, path, sizeof(path)))
-		return CP_ERR_LIMIT;
-	if (map != NULL && strcmp(path, map_path) == 0)
-		return CP_OK;
-	if (strcmp(path, failed_path) == 0)
-		return CP_ERR_IO;
+	if (!cp_metrics_file(cfg, path, sizeof(path))) {
+		rc = CP_ERR_LIMIT;
+		goto out;
+	}
+	if (MAP() != NULL && strcmp(path, map_path) == 0)
+		goto out;
+	if (strcmp(path, failed_path) == 0) {
+		rc = CP_ERR_IO;
+		goto out;
+	}
+	retire();
 	if ((rc = cp_metrics_open(path)) != CP_OK) {
 		cp_log(CP_LOG_ERROR, "metrics file %s unusable (%s): metrics are not "
 		    "counted; the directory must be writable by the programs' user",
@@ -144,30 +169,37 @@ cp_metrics_setup(const struct cp_config *cfg)
 		    strerror(errno));
 		memcpy(failed_path, path, strlen(path) + 1);
 	}
+out:
+	pthread_mutex_unlock(&setup_lock);
 	return rc;
 }
 
 void
 cp_metrics_add(enum cp_metric m, int64_t n)
 {
-	if (map != NULL && (unsigned)m < CP_M_COUNT)
-		__atomic_fetch_add(&map->slot[m], n, __ATOMIC_RELAXED);
+	struct layout *l = MAP();
+
+	if (l != NULL && (unsigned)m < CP_M_COUNT)
+		__atomic_fetch_add(&l->slot[m], n, __ATOMIC_RELAXED);
 }
 
 int64_t
 cp_metrics_get(enum cp_metric m)
 {
-	if (map == NULL || (unsigned)m >= CP_M_COUNT)
+	struct layout *l;
+
+	if ((l = MAP()) == NULL || (unsigned)m >= CP_M_COUNT)
 		return 0;
-	return __atomic_load_n(&map->slot[m], __ATOMIC_RELAXED);
+	return __atomic_load_n(&l->slot[m], __ATOMIC_RELAXED);
 }
 
 void
 cp_metrics_request(const char *endpoint, int status)
 {
+	struct layout *l;
 	size_t e, s;
 
-	if (map == NULL)
+	if ((l = MAP()) == NULL)
 		return;
 	for (e = 0; e < CP_METRICS_NENDPOINTS - 1; e++)
 		if (endpoint != NULL && strcmp(endpoint, endpoints[e]) == 0)
@@ -175,21 +207,22 @@ cp_metrics_request(const char *endpoint, int status)
 	for (s = 0; s < CP_METRICS_NSTATUSES - 1; s++)
 		if (status == statuses[s])
 			break;
-	__atomic_fetch_add(&map->requests[e][s], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&l->requests[e][s], 1, __ATOMIC_RELAXED);
 }
 
 void
 cp_metrics_upstream(uint64_t usec)
 {
+	struct layout *l;
 	size_t b;
 
-	if (map == NULL)
+	if ((l = MAP()) == NULL)
 		return;
 	for (b = 0; b < CP_METRICS_NBUCKETS - 1; b++)
 		if ((double)usec <= buckets[b] * 1e6)
 			break;
-	__atomic_fetch_add(&map->bucket[b], 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&map->upstream_usec, usec, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&l->bucket[b], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&l->upstream_usec, usec, __ATOMIC_RELAXED);
 }
 
 static enum cp_status
@@ -202,11 +235,12 @@ family_head(struct cp_buf *out, const char *family, const char *type, const char
 enum cp_status
 cp_metrics_expose(struct cp_buf *out)
 {
+	struct layout *l;
 	enum cp_status rc = CP_OK;
 	uint64_t cum = 0, v;
 	size_t i, e, s;
 
-	if (map == NULL)
+	if ((l = MAP()) == NULL)
 		return CP_ERR_INVALID;
 	for (i = 0; i < CP_M_COUNT && rc == CP_OK; i++) {
 		if (slots[i].type != NULL)
@@ -216,14 +250,14 @@ cp_metrics_expose(struct cp_buf *out)
 			    slots[i].family, slots[i].labels ? "{" : "",
 			    slots[i].labels ? slots[i].labels : "",
 			    slots[i].labels ? "}" : "",
-			    __atomic_load_n(&map->slot[i], __ATOMIC_RELAXED));
+			    __atomic_load_n(&l->slot[i], __ATOMIC_RELAXED));
 	}
 	if (rc == CP_OK)
 		rc = family_head(out, "requests_total", "counter",
 		    "Requests answered, by endpoint and HTTP status.");
 	for (e = 0; e < CP_METRICS_NENDPOINTS && rc == CP_OK; e++)
 		for (s = 0; s < CP_METRICS_NSTATUSES && rc == CP_OK; s++) {
-			if ((v = __atomic_load_n(&map->requests[e][s], __ATOMIC_RELAXED)) == 0)
+			if ((v = __atomic_load_n(&l->requests[e][s], __ATOMIC_RELAXED)) == 0)
 				continue;
 			if (s < CP_METRICS_NSTATUSES - 1)
 				rc = cp_buf_printf(out, PREFIX "requests_total{endpoint=\"%s\","
@@ -238,7 +272,7 @@ cp_metrics_expose(struct cp_buf *out)
 	/* The count is the +Inf bucket, so the three agree even while other
 	 * processes add. */
 	for (i = 0; i < CP_METRICS_NBUCKETS && rc == CP_OK; i++) {
-		cum += __atomic_load_n(&map->bucket[i], __ATOMIC_RELAXED);
+		cum += __atomic_load_n(&l->bucket[i], __ATOMIC_RELAXED);
 		if (i < CP_METRICS_NBUCKETS - 1)
 			rc = cp_buf_printf(out, PREFIX "upstream_seconds_bucket{le=\"%g\"} %"
 			    PRIu64 "\n", buckets[i], cum);
@@ -246,7 +280,7 @@ cp_metrics_expose(struct cp_buf *out)
 			rc = cp_buf_printf(out, PREFIX "upstream_seconds_bucket{le=\"+Inf\"} %"
 			    PRIu64 "\n", cum);
 	}
-	v = __atomic_load_n(&map->upstream_usec, __ATOMIC_RELAXED);
+	v = __atomic_load_n(&l->upstream_usec, __ATOMIC_RELAXED);
 	if (rc == CP_OK)
 		rc = cp_buf_printf(out, PREFIX "upstream_seconds_sum %" PRIu64 ".%06" PRIu64
 		    "\n" PREFIX "upstream_seconds_count %" PRIu64 "\n",

@@ -23,6 +23,7 @@
 
 #include <json-c/json.h>
 
+#include "audit.h"
 #include "bearer.h"
 #include "ctx.h"
 #include "binding.h"
@@ -34,6 +35,7 @@
 #include "login.h"
 #include "mcpsession.h"
 #include "metadata.h"
+#include "metrics.h"
 #include "relay.h"
 #include "relayd.h"
 #include "sbind.h"
@@ -88,6 +90,10 @@ relay_give(struct cp_relay *r)
 	pthread_mutex_unlock(&idle_mu);
 }
 
+/* The longest JSON-RPC method or tool name an audit line carries; a
+ * longer one is cut (audit.h cuts fields again to keep a line whole). */
+#define MCP_AUDIT_NAME 128
+
 /* One relayed request, as the relay's callbacks need it. */
 struct mcp_call {
 	struct cp_req *req;
@@ -97,6 +103,8 @@ struct mcp_call {
 	bool session_known;             /* ... recorded as user_id's */
 	bool stream;                    /* holds a max_streams slot */
 	struct cp_str token;
+	char method[MCP_AUDIT_NAME];    /* a POST's JSON-RPC method, for the audit */
+	char tool[MCP_AUDIT_NAME];      /* ... and params.name of a tools/call */
 };
 
 /* 401 with the proxy's challenge (doc/protocol.md 2.1); error NULL when no
@@ -123,15 +131,21 @@ on_elicitation(void *arg, const struct cp_elicitation *e)
 	const struct cp_config *cfg = call->req->cfg;
 	char who[CP_SB_USER_HASH_LEN + 1];
 	struct cp_buf host;
-	bool refreshed = false;
+	bool refreshed = false, trusted;
 	enum cp_status rc;
 
+	cp_metrics_inc(CP_M_ELICITATIONS);
+	cp_buf_init(&host, CP_MAX_URL);
+	trusted = cp_elicit_host_trusted(cfg, e->url, &host);
+	cp_audit(cfg, call->lg->keys, &(struct cp_audit_event){
+	    .kind = CP_AUDIT_ELICITATION, .user = call->user_id,
+	    .host = cp_buf_cstr(&host) });
 	if (cfg->binding == CP_BINDING_OFF) {
 		cp_log(CP_LOG_INFO, "URL elicitation %.64s relayed; binding = off", e->elicitation_id);
+		cp_buf_free(&host);
 		return;
 	}
-	cp_buf_init(&host, CP_MAX_URL);
-	if (!cp_elicit_host_trusted(cfg, e->url, &host)) {
+	if (!trusted) {
 		cp_log(CP_LOG_WARN, "URL elicitation %.64s points at %.128s, not at AgentCore "
 		    "(agentcore_endpoint, agentcore_region, elicitation_host): relayed, "
 		    "no binding stored", e->elicitation_id, cp_buf_cstr(&host));
@@ -241,11 +255,13 @@ stream_enter(struct mcp_call *call)
 	unsigned retry;
 
 	if (cp_relayd_stream_enter(call->req->cfg, call->user_id, &retry) != CP_OK) {
+		cp_metrics_inc(CP_M_STREAMS_REFUSED);
 		snprintf(seconds, sizeof(seconds), "%u", retry);
 		cp_resp_header(call->req, "Retry-After", seconds);
 		return CP_ERR_LIMIT;
 	}
 	call->stream = true;
+	cp_metrics_add(CP_M_STREAMS_OPEN, 1);
 	return CP_OK;
 }
 
@@ -256,7 +272,7 @@ on_request(void *arg, const char *body, size_t len)
 {
 	struct mcp_call *call = arg;
 	json_tokener *tok = json_tokener_new();
-	json_object *msg = NULL, *m;
+	json_object *msg = NULL, *m = NULL, *p, *n;
 	bool listen;
 
 	if (tok == NULL)
@@ -266,8 +282,41 @@ on_request(void *arg, const char *body, size_t len)
 	listen = msg && json_object_object_get_ex(msg, "method", &m) &&
 	    json_object_is_type(m, json_type_string) &&
 	    strcmp(json_object_get_string(m), MCP_LISTEN_METHOD) == 0;
+	if (m != NULL && json_object_is_type(m, json_type_string)) {
+		snprintf(call->method, sizeof(call->method), "%s", json_object_get_string(m));
+		if (strcmp(call->method, "tools/call") == 0 &&
+		    json_object_object_get_ex(msg, "params", &p) &&
+		    json_object_object_get_ex(p, "name", &n) &&
+		    json_object_is_type(n, json_type_string))
+			snprintf(call->tool, sizeof(call->tool), "%s", json_object_get_string(n));
+	}
 	json_object_put(msg);
 	return listen ? stream_enter(call) : CP_OK;
+}
+
+/* Counts a request the gateway was asked, with its latency when it is
+ * not a stream (a stream's time is its life, not the gateway's), and
+ * writes the audit line of a POST that named a JSON-RPC method. */
+static void
+relayed(const struct mcp_call *call)
+{
+	struct cp_req *req = call->req;
+	struct timespec now;
+	uint64_t usec = 0;
+
+	cp_metrics_inc(CP_M_RELAYED);
+	if (clock_gettime(CLOCK_MONOTONIC, &now) == 0)
+		usec = (uint64_t)((now.tv_sec - req->started.tv_sec) * 1000000LL +
+		    (now.tv_nsec - req->started.tv_nsec) / 1000);
+	if (!call->stream)
+		cp_metrics_upstream(usec);
+	if (call->method[0] == '\0')
+		return;
+	cp_audit(req->cfg, call->lg->keys, &(struct cp_audit_event){
+	    .kind = CP_AUDIT_TOOL_CALL, .user = call->user_id,
+	    .method = call->method, .tool = call->tool[0] ? call->tool : NULL,
+	    .http_status = req->status, .bytes = req->body_bytes,
+	    .ms = (unsigned long)(usec / 1000) });
 }
 
 static enum cp_status
@@ -351,9 +400,12 @@ handle(struct cp_req *req)
 	}
 	rc = cp_relay_run(relay, req, &watch);
 	relay_give(relay);
+	relayed(&call);
 out:
-	if (call.stream)
+	if (call.stream) {
 		cp_relayd_stream_leave(call.user_id);
+		cp_metrics_add(CP_M_STREAMS_OPEN, -1);
+	}
 	json_object_put(claims);
 	return rc;
 }
