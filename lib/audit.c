@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
 #include <json-c/json.h>
 
 #include "audit.h"
@@ -339,4 +340,42 @@ out:
 	}
 	cp_buf_free(&line);
 	pthread_mutex_unlock(&write_lock);
+}
+
+/* The store key of token: its SHA-256 (a token is high-entropy, so the
+ * hash names it without keeping it). */
+static bool
+token_key(struct cp_str token, uint8_t key[32])
+{
+	return gnutls_hash_fast(GNUTLS_DIG_SHA256, token.ptr, token.len, key) == 0;
+}
+
+void
+cp_audit_token_client_put(const struct cp_config *cfg, struct cp_store *st,
+    const char *access_token, const char *client_id, long expires_in)
+{
+	uint8_t key[32];
+
+	if (strcmp(cfg->audit_log, "off") == 0 || access_token == NULL || client_id == NULL)
+		return;
+	if (expires_in <= 0 || expires_in > CP_AUDIT_TOKEN_CLIENT_TTL)
+		expires_in = CP_AUDIT_TOKEN_CLIENT_TTL;
+	if (!token_key(cp_str_c(access_token), key) ||
+	    cp_store_put(st, CP_NS_TOKEN_CLIENT, key, sizeof(key), client_id,
+	    strlen(client_id), time(NULL) + expires_in) != CP_OK)
+		cp_log(CP_LOG_WARN, "the client of an access token was not recorded (client "
+		    "%.200s): its tool calls will be audited without client_id", client_id);
+}
+
+bool
+cp_audit_token_client_get(const struct cp_config *cfg, struct cp_store *st,
+    struct cp_str token, struct cp_buf *out)
+{
+	uint8_t key[32];
+
+	cp_buf_reset(out);
+	if (strcmp(cfg->audit_log, "off") == 0 || !token_key(token, key))
+		return false;
+	return cp_store_get(st, CP_NS_TOKEN_CLIENT, key, sizeof(key), out, NULL) == CP_OK &&
+	    out->len > 0;
 }

@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "seal.h"
+#include "store.h"
 
 /* Lines stay under PIPE_BUF (4096 on Linux): a write of at most that
  * many bytes to a pipe or FIFO named as audit_log is atomic (POSIX
@@ -88,6 +89,23 @@ void cp_audit(const struct cp_config *cfg, const struct cp_keys *keys,
  * CP_ERR_NOMEM, CP_ERR_INTERNAL. */
 enum cp_status cp_audit_format(const struct cp_config *cfg, const struct cp_keys *keys,
     const struct cp_audit_event *ev, struct cp_buf *out);
+
+/*
+ * Which client application an access token was issued to, for the
+ * relay's audit lines: /token records the SHA-256 of each access token
+ * it hands out with the CIMD client_id, until the token expires
+ * (expires_in, at most CP_AUDIT_TOKEN_CLIENT_TTL), and /mcp looks it up.
+ * Only when audit_log is not off; a token the proxy did not issue (or
+ * whose record failed) has no client_id in its lines.  Failures are
+ * logged and never fail the request.
+ */
+#define CP_AUDIT_TOKEN_CLIENT_TTL   86400   /* no access token is trusted longer */
+void cp_audit_token_client_put(const struct cp_config *cfg, struct cp_store *st,
+    const char *access_token, const char *client_id, long expires_in);
+/* The client_id recorded for token into out (cleared first); false when
+ * none is known. */
+bool cp_audit_token_client_get(const struct cp_config *cfg, struct cp_store *st,
+    struct cp_str token, struct cp_buf *out);
 
 /* Closes the file kept open (tests, and before exit). */
 void cp_audit_close(void);

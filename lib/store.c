@@ -320,6 +320,7 @@ cp_store_ns_name(enum cp_store_ns ns)
 		[CP_NS_RATE] = "rate",
 		[CP_NS_MCP_SESSION] = "mcp-session",
 		[CP_NS_REVOKED] = "revoked",
+		[CP_NS_TOKEN_CLIENT] = "token-client",
 	};
 
 	return ns >= CP_NS_ONCE && ns < CP_NS_COUNT ? names[ns] : "unknown";

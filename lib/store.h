@@ -46,6 +46,7 @@ enum cp_store_ns {
 	CP_NS_RATE,         /* rate-limit and back-off counters */
 	CP_NS_MCP_SESSION,  /* keyed hash of an Mcp-Session-Id -> its user */
 	CP_NS_REVOKED,      /* operator revocations (revoke.h) */
+	CP_NS_TOKEN_CLIENT, /* SHA-256 of an access token -> its CIMD client_id (audit.h) */
 	CP_NS_COUNT
 };
 

@@ -103,6 +103,7 @@ struct mcp_call {
 	bool session_known;             /* ... recorded as user_id's */
 	bool stream;                    /* holds a max_streams slot */
 	struct cp_str token;
+	struct cp_buf client;           /* the token's CIMD client_id, for the audit */
 	char method[MCP_AUDIT_NAME];    /* a POST's JSON-RPC method, for the audit */
 	char tool[MCP_AUDIT_NAME];      /* ... and params.name of a tools/call */
 };
@@ -139,6 +140,7 @@ on_elicitation(void *arg, const struct cp_elicitation *e)
 	trusted = cp_elicit_host_trusted(cfg, e->url, &host);
 	cp_audit(cfg, call->lg->keys, &(struct cp_audit_event){
 	    .kind = CP_AUDIT_ELICITATION, .user = call->user_id,
+	    .client_id = call->client.len ? cp_buf_cstr(&call->client) : NULL,
 	    .host = cp_buf_cstr(&host) });
 	if (cfg->binding == CP_BINDING_OFF) {
 		cp_log(CP_LOG_INFO, "URL elicitation %.64s relayed; binding = off", e->elicitation_id);
@@ -314,6 +316,7 @@ relayed(const struct mcp_call *call)
 		return;
 	cp_audit(req->cfg, call->lg->keys, &(struct cp_audit_event){
 	    .kind = CP_AUDIT_TOOL_CALL, .user = call->user_id,
+	    .client_id = call->client.len ? cp_buf_cstr(&call->client) : NULL,
 	    .method = call->method, .tool = call->tool[0] ? call->tool : NULL,
 	    .http_status = req->status, .bytes = req->body_bytes,
 	    .ms = (unsigned long)(usec / 1000) });
@@ -332,6 +335,7 @@ handle(struct cp_req *req)
 
 	memset(&call, 0, sizeof(call));
 	call.req = req;
+	cp_buf_init(&call.client, CP_MAX_URL);
 	if (!cp_req_path_is(req, req->cfg->mcp_path))
 		return cp_resp_not_found(req);
 	/* Tokens go in the header only (MCP-A "Token Requirements", RFC
@@ -360,8 +364,10 @@ handle(struct cp_req *req)
 		    "cimd-proxy is misconfigured; the web server error log says why");
 	}
 	brc = cp_bearer_verify(req->cfg, call.lg->st, call.token, &claims);
-	if (brc == CP_OK && (call.user_id = user_of(req->cfg, claims)) != NULL)
+	if (brc == CP_OK && (call.user_id = user_of(req->cfg, claims)) != NULL) {
 		src = session_check(&call, &answered);
+		cp_audit_token_client_get(req->cfg, call.lg->st, call.token, &call.client);
+	}
 	cp_relayd_unlock();
 	if ((rc = brc) != CP_OK) {
 		if (cp_bearer_unavailable(rc)) {
@@ -407,6 +413,7 @@ out:
 		cp_metrics_add(CP_M_STREAMS_OPEN, -1);
 	}
 	json_object_put(claims);
+	cp_buf_free(&call.client);
 	return rc;
 }
 

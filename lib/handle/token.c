@@ -113,6 +113,7 @@ static void
 audit_issued(struct cp_login *lg, const char *client_id, bool code, json_object *idp)
 {
 	char *user = token_user(lg, cp_login_str(idp, "access_token"));
+	json_object *ttl;
 
 	if (code) {
 		cp_metrics_inc(CP_M_LOGIN_COMPLETED);
@@ -123,6 +124,10 @@ audit_issued(struct cp_login *lg, const char *client_id, bool code, json_object 
 	cp_audit(lg->cfg, lg->keys, &(struct cp_audit_event){
 	    .kind = code ? CP_AUDIT_TOKEN_ISSUED : CP_AUDIT_TOKEN_REFRESHED,
 	    .user = user, .client_id = client_id });
+	/* So the relay's audit lines can name the client application. */
+	cp_audit_token_client_put(lg->cfg, lg->st, cp_login_str(idp, "access_token"),
+	    client_id, json_object_object_get_ex(idp, "expires_in", &ttl) &&
+	    json_object_is_type(ttl, json_type_int) ? (long)json_object_get_int64(ttl) : 0);
 	free(user);
 }
 
