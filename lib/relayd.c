@@ -50,16 +50,33 @@ static struct {
 	.listen_fd = -1,
 };
 
+/*
+ * cp_relayd_lock: the store calls of /mcp (handle/mcp.c), one thread at a
+ * time.  ctx.c's mutex does not cover them: it guards the pointers and
+ * reference counts of the generation, keys and store, not what a request
+ * does with the store it holds.  Berkeley DB's handles are free-threaded
+ * (DB_THREAD), but store_bdb.c's struct cp_bdb around them is not: run()
+ * resets its message count, after_write() counts writes, the back-off
+ * draws from its generator, and a busy or recovered environment is
+ * closed and reopened in place.  Without this lock the TSan run
+ * (tests/integration/relay-tsan.test) reports data races in run().
+ */
 static pthread_mutex_t state_mu = PTHREAD_MUTEX_INITIALIZER;
 
 #if defined(__SANITIZE_THREAD__)
 const char *__tsan_default_suppressions(void);
 
 /* ThreadSanitizer (configure --enable-tsan) reads these from the program
- * itself, whichever server starts it.  Berkeley DB orders its own
- * latches (rwlocks in its environment region) in a way TSan reports as
- * lock-order inversions inside libdb; its locking is its own protocol,
- * not ours, so those reports are left out. */
+ * itself, whichever server starts it (servers run with a cleared
+ * environment, so TSAN_OPTIONS would not reach them).  Left out: lock-order
+ * inversions among Berkeley DB's own latches.  In every such report of
+ * relay-tsan.test, each edge of the cycle is a pthread_rwlock_* call made
+ * by libdb (its latches in the environment region; our locks are all
+ * plain mutexes), so no cycle involves a lock of ours: its latch order is
+ * its own protocol.  Ours can join no cycle with them either, since libdb
+ * calls back into us while holding a latch only for the expiry index key
+ * and error messages (store_bdb.c), which take no lock of ours.
+ * Everything else, data races above all, stays reported. */
 const char *
 __tsan_default_suppressions(void)
 {

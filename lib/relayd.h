@@ -61,8 +61,7 @@
  * --check-config.  Returns the process exit status. */
 int cp_relayd_main(int argc, char **argv, const struct cp_endpoint *ep);
 
-/* Serialises the endpoint's use of the process's shared state (the
- * login keys and store handle, the bearer JWKS and token caches): held
+/* Serialises the endpoint's store calls (relayd.c says why): held
  * around each use, never across a wait on the gateway or the client. */
 void cp_relayd_lock(void);
 void cp_relayd_unlock(void);

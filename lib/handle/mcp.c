@@ -7,9 +7,11 @@
  *
  * Runs on many threads at once (lib/relayd.h): each request has a relay
  * (libcurl handles) of its own while it runs, and holds the keys and
- * store it took with cp_ctx_login (ctx.h) until it ends.  The uses of
- * the shared state (store, keys, bearer caches) are also serialised with
- * cp_relayd_lock, never across a wait on the gateway or the client.  A
+ * store it took with cp_ctx_login (ctx.h) until it ends.  Its store
+ * calls are serialised with cp_relayd_lock (relayd.c says why ctx.h's
+ * locking does not cover them), never across a wait on the gateway or
+ * the client; the token check holds it throughout, since the IdP
+ * discovery and JWKS documents it may fetch are cached in the store.  A
  * standalone GET stream, and a 2026-07-28 subscriptions/listen POST,
  * takes a max_streams slot; tool calls do not.
  */
