@@ -104,7 +104,8 @@ cp_relayd_default_max_streams(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
 		return 1000;
-	n = rl.rlim_cur > CP_RELAYD_FD_SLACK * 2 ? (rl.rlim_cur - CP_RELAYD_FD_SLACK) / 2 : 1;
+	n = rl.rlim_cur > CP_RELAYD_FD_SLACK + CP_RELAYD_FDS_PER_STREAM ?
+	    (rl.rlim_cur - CP_RELAYD_FD_SLACK) / CP_RELAYD_FDS_PER_STREAM : 1;
 	return n > CP_RELAYD_MAX_DEFAULT_STREAMS ? CP_RELAYD_MAX_DEFAULT_STREAMS : (unsigned)n;
 }
 

@@ -51,6 +51,10 @@
 #define CP_RELAYD_BACKLOG       4096    /* listen(2) backlog of --listen */
 #define CP_RELAYD_DRAIN_SECONDS 5       /* SIGTERM: wait this long for requests */
 #define CP_RELAYD_FD_SLACK      64      /* fds kept for the store, logs, listener */
+/* A stream holds four descriptors: the web server's connection, the
+ * gateway's, and the socketpair libcurl's multi handle keeps for
+ * curl_multi_wakeup (relay.c makes one multi handle per request). */
+#define CP_RELAYD_FDS_PER_STREAM 4
 /* A thread is two mappings (stack, guard): vm.max_map_count (65530 by
  * default) allows about 32,000 per process. */
 #define CP_RELAYD_MAX_DEFAULT_STREAMS 20000
@@ -76,8 +80,7 @@ enum cp_status cp_relayd_stream_enter(const struct cp_config *cfg, const char *u
 void cp_relayd_stream_leave(const char *user_id);
 
 /* The default max_streams for this process: (RLIMIT_NOFILE soft limit -
- * CP_RELAYD_FD_SLACK) / 2, since a stream holds two descriptors (the web
- * server's connection and the gateway's), at most
+ * CP_RELAYD_FD_SLACK) / CP_RELAYD_FDS_PER_STREAM, at most
  * CP_RELAYD_MAX_DEFAULT_STREAMS. */
 unsigned cp_relayd_default_max_streams(void);
 

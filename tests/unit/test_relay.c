@@ -7,9 +7,11 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/resource.h>
 
 #include "conf.h"
 #include "relay.h"
+#include "relayd.h"
 #include "../tap.h"
 
 #define PRM "https://proxy.example/.well-known/oauth-protected-resource/mcp"
@@ -171,9 +173,31 @@ request_headers(void)
 	}
 }
 
+/* The default max_streams leaves room for a stream's four descriptors:
+ * with two a stream (its first sizing), 5,000 streams through Apache
+ * filled a 20,000 limit and new streams got 502 (upstream connect failed)
+ * instead of the cap's 503 (make bench-streams). */
+static void
+default_max_streams(void)
+{
+	struct rlimit saved, rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &saved) != 0 || saved.rlim_cur < 1064) {
+		ok(1, "# SKIP open-files limit below 1064");
+		return;
+	}
+	rl = saved;
+	rl.rlim_cur = 1064;
+	ok(setrlimit(RLIMIT_NOFILE, &rl) == 0, "soft open-files limit set to 1064");
+	is_int((int)cp_relayd_default_max_streams(), (1064 - 64) / 4,
+	    "default max_streams: (limit - %d) / 4 descriptors a stream", CP_RELAYD_FD_SLACK);
+	setrlimit(RLIMIT_NOFILE, &saved);
+}
+
 int
 main(void)
 {
+	default_max_streams();
 	challenge();
 	response_headers();
 	request_headers();
