@@ -43,11 +43,16 @@ main(int argc, char **argv)
 	}
 	while ((de = readdir(d)) != NULL)
 		if (de->d_name[0] != '.') {
-			names = realloc(names, (n + 1) * sizeof(*names));
-			names[n++] = strdup(de->d_name);
+			if ((names = realloc(names, (n + 1) * sizeof(*names))) == NULL ||
+			    (names[n++] = strdup(de->d_name)) == NULL) {
+				printf("Bail out! out of memory\n");
+				return 1;
+			}
 		}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp);
+	/* qsort's base is declared nonnull, and an empty corpus leaves names NULL. */
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp);
 	printf("1..%zu\n", n);
 	for (i = 0; i < n; i++) {
 		static uint8_t buf[MAX_SEED];
