@@ -27,7 +27,7 @@ main(int argc, char **argv)
 {
 	const char *top = getenv("top_srcdir");
 	const char *name = strrchr(argv[0], '/');
-	char dir[4096], file[8192], **names = NULL;
+	char dir[4096], file[8192], **names = NULL, **more;
 	struct dirent *de;
 	size_t n = 0, i;
 	DIR *d;
@@ -43,11 +43,12 @@ main(int argc, char **argv)
 	}
 	while ((de = readdir(d)) != NULL)
 		if (de->d_name[0] != '.') {
-			if ((names = realloc(names, (n + 1) * sizeof(*names))) == NULL ||
-			    (names[n++] = strdup(de->d_name)) == NULL) {
-				printf("Bail out! out of memory\n");
-				return 1;
-			}
+			if ((more = realloc(names, (n + 1) * sizeof(*names))) == NULL)
+				goto oom;
+			names = more;
+			if ((names[n] = strdup(de->d_name)) == NULL)
+				goto oom;
+			n++;
 		}
 	closedir(d);
 	/* qsort's base is declared nonnull, and an empty corpus leaves names NULL. */
@@ -74,4 +75,11 @@ main(int argc, char **argv)
 	}
 	free(names);
 	return 0;
+oom:
+	closedir(d);
+	printf("Bail out! out of memory\n");
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return 1;
 }
