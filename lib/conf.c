@@ -505,6 +505,11 @@ struct raw {
 	struct cp_strlist v[NKEYS];
 };
 
+/* Frees l's strings and array and leaves l dangling: both callers discard it
+ * (cp_conf_parse's raw values go out of scope, cp_conf_free zeroes cfg).
+ * Resetting l here was a dead store, and one that made the clang analyzer
+ * drop the list it tracks at raw.v[idx] (a symbolic index) when raw.v[0] was
+ * reset, and report a leak no path has. */
 static void
 strlist_free(struct cp_strlist *l)
 {
@@ -513,8 +518,6 @@ strlist_free(struct cp_strlist *l)
 	for (i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
-	l->v = NULL;
-	l->n = 0;
 }
 
 static enum cp_status

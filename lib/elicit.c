@@ -84,7 +84,7 @@ cp_elicit_session_uri(const char *url, struct cp_buf *out)
 	enum cp_status rc;
 
 	memset(&f, 0, sizeof(f));
-	if ((rc = cp_url_parse(url, &u)) != CP_OK)
+	if (cp_url_parse(url, &u) != CP_OK)
 		return CP_ERR_SYNTAX;
 	rc = CP_ERR_SYNTAX;
 	if (!(strcmp(u.scheme, "https") == 0 ||
@@ -95,7 +95,7 @@ cp_elicit_session_uri(const char *url, struct cp_buf *out)
 		goto out;
 	/* Duplicates and bad escapes refuse the whole query: an ambiguous
 	 * session URI is no session URI. */
-	if ((rc = cp_form_parse(u.query, strlen(u.query), &f)) != CP_OK) {
+	if (cp_form_parse(u.query, strlen(u.query), &f) != CP_OK) {
 		rc = CP_ERR_SYNTAX;
 		goto out;
 	}

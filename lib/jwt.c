@@ -581,7 +581,7 @@ cp_jwt_verify(const struct cp_config *cfg, struct cp_store *st,
 	enum cp_status rc;
 
 	*claims = NULL;
-	if ((rc = cp_idp_jwks(cfg, st, idp, false, &jwks)) != CP_OK) {
+	if (cp_idp_jwks(cfg, st, idp, false, &jwks) != CP_OK) {
 		rc = CP_ERR_FETCH;
 		goto out;
 	}
@@ -590,7 +590,7 @@ cp_jwt_verify(const struct cp_config *cfg, struct cp_store *st,
 		/* The IdP may have rotated its keys (RFC 7517 section 4.5). */
 		json_object_put(jwks);
 		jwks = NULL;
-		if ((rc = cp_idp_jwks(cfg, st, idp, true, &jwks)) != CP_OK) {
+		if (cp_idp_jwks(cfg, st, idp, true, &jwks) != CP_OK) {
 			rc = CP_ERR_FETCH;
 			goto out;
 		}

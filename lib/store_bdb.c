@@ -283,7 +283,7 @@ run(struct cp_bdb *b, const char *what, op_fn fn, struct op *o)
 	}
 	b->messages = 0;
 	for (attempt = 0; attempt <= CP_BDB_RETRIES; attempt++) {
-		if (b->env == NULL && (ret = handles_open(b)) != 0)
+		if (b->env == NULL && handles_open(b) != 0)
 			return CP_ERR_STORE;
 		out_free(o);
 		o->rc = CP_OK;

@@ -56,7 +56,7 @@ id_token_sub(struct cp_req *req, struct cp_login *lg, const struct cp_idp *idp,
 	    (rc = cp_idp_code_form(cfg, code, cp_buf_cstr(&redirect_uri), tx->verifier,
 	    &form)) != CP_OK)
 		goto out;
-	if ((rc = cp_idp_exchange(cfg, idp, &form, &status, &body)) != CP_OK) {
+	if (cp_idp_exchange(cfg, idp, &form, &status, &body) != CP_OK) {
 		why = "The identity provider is unreachable. " CP_SB_RETRY;
 		goto fail;
 	}

@@ -287,7 +287,7 @@ forward(struct cp_req *req, struct cp_login *lg, const char *client_id,
 		rc = fail(req, 502, "server_error", "the identity provider is unreachable");
 		goto out;
 	}
-	if ((rc = cp_idp_exchange(lg->cfg, &idp, form, &status, &body)) != CP_OK) {
+	if (cp_idp_exchange(lg->cfg, &idp, form, &status, &body) != CP_OK) {
 		rc = fail(req, 502, "server_error", "the identity provider is unreachable");
 		goto out;
 	}

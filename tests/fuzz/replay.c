@@ -27,7 +27,7 @@ main(int argc, char **argv)
 {
 	const char *top = getenv("top_srcdir");
 	const char *name = strrchr(argv[0], '/');
-	char dir[4096], file[8192], **names = NULL;
+	char dir[4096], file[8192], **names = NULL, **more;
 	struct dirent *de;
 	size_t n = 0, i;
 	DIR *d;
@@ -43,11 +43,17 @@ main(int argc, char **argv)
 	}
 	while ((de = readdir(d)) != NULL)
 		if (de->d_name[0] != '.') {
-			names = realloc(names, (n + 1) * sizeof(*names));
-			names[n++] = strdup(de->d_name);
+			if ((more = realloc(names, (n + 1) * sizeof(*names))) == NULL)
+				goto oom;
+			names = more;
+			if ((names[n] = strdup(de->d_name)) == NULL)
+				goto oom;
+			n++;
 		}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp);
+	/* qsort's base is declared nonnull, and an empty corpus leaves names NULL. */
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp);
 	printf("1..%zu\n", n);
 	for (i = 0; i < n; i++) {
 		static uint8_t buf[MAX_SEED];
@@ -69,4 +75,11 @@ main(int argc, char **argv)
 	}
 	free(names);
 	return 0;
+oom:
+	closedir(d);
+	printf("Bail out! out of memory\n");
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return 1;
 }

@@ -50,7 +50,7 @@ main(int argc, char **argv)
 	cp_log_init("jwt_tool");
 	cp_log_set_level(CP_LOG_DEBUG);
 	memset(&idp, 0, sizeof(idp));
-	if ((rc = cp_conf_load(cp_conf_path(), &cfg, err, sizeof(err))) != CP_OK) {
+	if (cp_conf_load(cp_conf_path(), &cfg, err, sizeof(err)) != CP_OK) {
 		fprintf(stderr, "jwt_tool: %s\n", err);
 		return 2;
 	}

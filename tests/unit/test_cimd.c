@@ -541,8 +541,11 @@ test_doc_files(void)
 	char *body;
 
 	for (i = 0; i < N(doc_files); i++) {
-		if (!ok((body = load_doc(doc_files[i].file, &len)) != NULL,
-		    "read tests/docs/%s", doc_files[i].file))
+		/* Tested apart from ok(): the analyzer does not follow the
+		 * variadic tap_ok to learn that it returns its condition. */
+		body = load_doc(doc_files[i].file, &len);
+		ok(body != NULL, "read tests/docs/%s", doc_files[i].file);
+		if (body == NULL)
 			continue;
 		rc = cp_cimd_validate(URL, body, len, &doc, &why);
 		is_int(rc, doc_files[i].want, "document %s -> %s", doc_files[i].file,

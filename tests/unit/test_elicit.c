@@ -280,8 +280,12 @@ sse_streams(void)
 	ev = sse_event(err_32042, "\n");
 	ev_crlf = sse_event(err_32042, "\r\n");
 	ev_cr = sse_event(mrtr, "\r");
-	if (!ev || !ev_crlf || !ev_cr)
+	if (!ev || !ev_crlf || !ev_cr) {
+		free(ev);
+		free(ev_crlf);
+		free(ev_cr);
 		return;
+	}
 	seen = run(CP_ELICIT_SSE, ev, strlen(ev), 0, NULL);
 	is_int(seen.n, 1, "SSE event with -32042");
 	every_split(CP_ELICIT_SSE, ev, "SSE LF");

@@ -69,6 +69,7 @@ cgi_form(const char *body, int gap_ms, int hold_ms, unsigned deadline,
 	int p[2], saved = dup(STDIN_FILENO);
 	pid_t pid;
 
+	*secs = 0;
 	if (saved < 0 || pipe(p) != 0 || dup2(p[0], STDIN_FILENO) < 0)
 		return CP_ERR_INTERNAL;
 	close(p[0]);

@@ -179,6 +179,8 @@ test_key_files(void)
 	    "  message: %s", e);
 	e = load_err("blank", "\n \n", 0600, &rc);
 	is_int(rc, CP_ERR_CONFIG, "blank key file refused");
+	ok(strstr(e, "/blank: no keys: generate one with cimd-proxy-admin keygen") != NULL,
+	    "  message: %s", e);
 	snprintf(text, sizeof(text), "%s\n%s\n", k1, shortk);
 	e = load_err("short", text, 0600, &rc);
 	is_int(rc, CP_ERR_CONFIG, "short key refused");

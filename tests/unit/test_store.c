@@ -616,6 +616,7 @@ start_long_lived(const struct backend *be, const char *marker, const char *want,
 	pid_t pid;
 	char c = 0;
 
+	*go = -1;
 	if (pipe(ready) != 0 || pipe(g) != 0)
 		return -1;
 	if ((pid = fork()) == 0) {
@@ -1111,6 +1112,7 @@ pg_faults(const struct backend *be)
 	st = open_at(CP_STORE_POSTGRESQL, "host=/tmp password=hunter2-secret 'unterminated", &rc);
 	log = capture_end();
 	is_int(rc, CP_ERR_CONFIG, "an unparsable conninfo: config error");
+	ok(st == NULL, "  and no store");
 	ok(strstr(log, "cannot be parsed") && !strstr(log, "hunter2"),
 	    "  logged without the conninfo's text");
 
