@@ -218,6 +218,17 @@ scope_has(const char *granted, const char *p, size_t len)
 	return false;
 }
 
+#define OFFLINE_ACCESS "offline_access"
+
+enum cp_status
+cp_oauth_scope_refreshable(const struct cp_config *cfg, struct cp_buf *scope)
+{
+	if (!cp_conf_scope_known(cfg, OFFLINE_ACCESS, sizeof(OFFLINE_ACCESS) - 1) ||
+	    scope_has(cp_buf_cstr(scope), OFFLINE_ACCESS, sizeof(OFFLINE_ACCESS) - 1))
+		return CP_OK;
+	return cp_buf_adds(scope, scope->len > 0 ? " " OFFLINE_ACCESS : OFFLINE_ACCESS);
+}
+
 bool
 cp_oauth_scope_within(const char *scope, const char *granted)
 {

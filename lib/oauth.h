@@ -69,6 +69,14 @@ enum cp_status cp_oauth_clean_description(struct cp_buf *out, const char *s);
 enum cp_status cp_oauth_scope(const struct cp_config *cfg, const char *scope,
     struct cp_buf *out);
 
+/* MCP SEP-2207: refresh is the authorization server's to grant, so the
+ * metadata a client reads before signing in no longer names
+ * offline_access and clients stop asking for it.  When idp_scopes holds
+ * offline_access, it is appended to scope (a scope cp_oauth_scope
+ * wrote) unless already there, so the IdP still issues the refresh token
+ * the proxy wraps.  CP_ERR_LIMIT, CP_ERR_NOMEM. */
+enum cp_status cp_oauth_scope_refreshable(const struct cp_config *cfg, struct cp_buf *scope);
+
 /* RFC 6749 6: true when every token of scope (a scope cp_oauth_scope
  * accepted) is one of the space-separated tokens of granted, compared
  * exactly; false when granted is NULL.  Neither is modified. */

@@ -362,6 +362,8 @@ check_request(struct cp_req *req, struct cp_login *lg, const struct cp_form *f,
 		    "a requested scope is not offered by this server", state);
 		goto out;
 	}
+	if ((rc = cp_oauth_scope_refreshable(cfg, &scope)) != CP_OK)
+		goto out;
 	rc = CP_ERR_NOMEM;
 	if ((o = json_object_new_object()) == NULL)
 		goto out;

@@ -139,6 +139,21 @@ scope_is(const struct cp_config *cfg, const char *scope, enum cp_status want_rc,
 	cp_buf_free(&b);
 }
 
+/* cp_oauth_scope, then cp_oauth_scope_refreshable: what the IdP is
+ * asked for. */
+static void
+idp_scope_is(const struct cp_config *cfg, const char *scope, const char *want,
+    const char *what)
+{
+	struct cp_buf b;
+
+	cp_buf_init(&b, CP_MAX_SCOPE + 32);
+	is_int(cp_oauth_scope(cfg, scope, &b), CP_OK, "%s: accepted", what);
+	is_int(cp_oauth_scope_refreshable(cfg, &b), CP_OK, "%s: refreshable", what);
+	is_str(cp_buf_cstr(&b), want, "%s", what);
+	cp_buf_free(&b);
+}
+
 static void
 checks(const struct cp_config *cfg)
 {
@@ -150,6 +165,14 @@ checks(const struct cp_config *cfg)
 	scope_is(cfg, " openid", CP_ERR_INVALID, NULL, "leading space refused");
 	scope_is(cfg, "openid ", CP_ERR_INVALID, NULL, "trailing space refused");
 	scope_is(cfg, "mcp:tool", CP_ERR_INVALID, NULL, "prefix of a known scope refused");
+	/* SEP-2207: clients read no offline_access in the resource's
+	 * metadata; the IdP is still asked for it. */
+	idp_scope_is(cfg, "openid mcp:tools", "openid mcp:tools offline_access",
+	    "a scope without offline_access gets it for the IdP");
+	idp_scope_is(cfg, "offline_access mcp:tools", "offline_access mcp:tools",
+	    "a scope with offline_access is left as it is");
+	idp_scope_is(cfg, NULL, "openid offline_access mcp:tools",
+	    "no scope: idp_scopes, which holds it already");
 
 	/* RFC 6749 6: a refresh may ask for the grant or less, never more. */
 	ok(cp_oauth_scope_within("openid", "openid offline_access"), "a subset of the grant");
