@@ -18,10 +18,11 @@
  *                   ctx.c says what a refused file does).
  *   store           the state store, refcounted, opened on first use and
  *                   reopened when store names another one.  Both
- *                   backends are thread-safe: Berkeley DB is opened with
- *                   DB_THREAD, and store_pg.c serialises its one libpq
- *                   connection with a mutex (a libpq connection is not
- *                   thread-safe on its own).
+ *                   backends serialise their own calls: store_bdb.c
+ *                   holds a mutex around each operation (its handles are
+ *                   DB_THREAD, but it reopens them in place after a
+ *                   recovery), and store_pg.c one around its libpq
+ *                   connection (not thread-safe on its own).
  *   caches          the bearer-token verdicts (bearer.c, under its own
  *                   mutex) and the IdP discovery/JWKS documents (in the
  *                   store, so shared by construction).

@@ -50,19 +50,6 @@ static struct {
 	.listen_fd = -1,
 };
 
-/*
- * cp_relayd_lock: the store calls of /mcp (handle/mcp.c), one thread at a
- * time.  ctx.c's mutex does not cover them: it guards the pointers and
- * reference counts of the generation, keys and store, not what a request
- * does with the store it holds.  Berkeley DB's handles are free-threaded
- * (DB_THREAD), but store_bdb.c's struct cp_bdb around them is not: run()
- * resets its message count, after_write() counts writes, the back-off
- * draws from its generator, and a busy or recovered environment is
- * closed and reopened in place.  Without this lock the TSan run
- * (tests/integration/relay-tsan.test) reports data races in run().
- */
-static pthread_mutex_t state_mu = PTHREAD_MUTEX_INITIALIZER;
-
 #if defined(__SANITIZE_THREAD__)
 const char *__tsan_default_suppressions(void);
 
@@ -83,18 +70,6 @@ __tsan_default_suppressions(void)
 	return "deadlock:libdb-5.3.so\n";
 }
 #endif
-
-void
-cp_relayd_lock(void)
-{
-	pthread_mutex_lock(&state_mu);
-}
-
-void
-cp_relayd_unlock(void)
-{
-	pthread_mutex_unlock(&state_mu);
-}
 
 unsigned
 cp_relayd_default_max_streams(void)

@@ -65,10 +65,6 @@
  * --check-config.  Returns the process exit status. */
 int cp_relayd_main(int argc, char **argv, const struct cp_endpoint *ep);
 
-/* Serialises the endpoint's store calls (relayd.c says why): held
- * around each use, never across a wait on the gateway or the client. */
-void cp_relayd_lock(void);
-void cp_relayd_unlock(void);
 
 /* Admits a stream of user_id against cfg's max_streams and
  * max_streams_per_user.  CP_OK: the caller must call

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,6 +43,12 @@ struct cp_bdb {
 	unsigned writes;    /* drives purge-as-you-go */
 	unsigned messages;  /* Berkeley DB messages logged in this operation */
 	uint32_t rng;       /* back-off jitter; not security relevant */
+	/* A relay process calls the store from many threads.  Berkeley DB's
+	 * handles are free-threaded (DB_THREAD), but the fields above are
+	 * not, and run() closes and reopens the handles in place when the
+	 * environment stays busy or was recovered: so every operation holds
+	 * mu, recursive because after_write's purge runs inside a write. */
+	pthread_mutex_t mu;
 };
 
 /* One operation's inputs and results, so run() can retry it whole. */
@@ -138,17 +145,24 @@ static volatile struct abandoned {
 	DB *expiry;
 } abandoned[CP_BDB_MAX_ABANDONED];
 static size_t n_abandoned;
+static pthread_mutex_t abandoned_mu = PTHREAD_MUTEX_INITIALIZER;  /* any store's */
 
 /* Closes everything; panicked says another process ran recovery. */
 static void
 handles_close(struct cp_bdb *b, bool panicked)
 {
+	bool kept = false;
+
+	pthread_mutex_lock(&abandoned_mu);
 	if (panicked && b->env != NULL && n_abandoned < CP_BDB_MAX_ABANDONED) {
 		abandoned[n_abandoned].env = b->env;
 		abandoned[n_abandoned].records = b->records;
 		abandoned[n_abandoned].expiry = b->expiry;
 		n_abandoned++;
-	} else {
+		kept = true;
+	}
+	pthread_mutex_unlock(&abandoned_mu);
+	if (!kept) {
 		if (b->expiry)
 			b->expiry->close(b->expiry, 0);
 		if (b->records)
@@ -271,7 +285,7 @@ out_free(struct op *o)
  * too.  Returns o->rc after a commit, else CP_ERR_STORE (logged).
  */
 static enum cp_status
-run(struct cp_bdb *b, const char *what, op_fn fn, struct op *o)
+run_locked(struct cp_bdb *b, const char *what, op_fn fn, struct op *o)
 {
 	DB_TXN *txn;
 	int ret = 0, attempt;
@@ -317,6 +331,18 @@ run(struct cp_bdb *b, const char *what, op_fn fn, struct op *o)
 	out_free(o);
 	cp_log(CP_LOG_ERROR, "store: %s failed: %s", what, db_strerror(ret));
 	return CP_ERR_STORE;
+}
+
+/* run_locked under b->mu (above). */
+static enum cp_status
+run(struct cp_bdb *b, const char *what, op_fn fn, struct op *o)
+{
+	enum cp_status rc;
+
+	pthread_mutex_lock(&b->mu);
+	rc = run_locked(b, what, fn, o);
+	pthread_mutex_unlock(&b->mu);
+	return rc;
 }
 
 static void
@@ -558,14 +584,17 @@ after_write(struct cp_bdb *b)
 {
 	struct op o;
 
+	pthread_mutex_lock(&b->mu);
 	if (++b->writes % CP_BDB_PURGE_EVERY != 0)
-		return;
+		goto out;
 	op_init(&o, 0, NULL, 0);
 	o.batch = CP_BDB_PURGE_BATCH;
 	if (run(b, "purge", op_purge, &o) == CP_OK && o.purged)
 		cp_log(CP_LOG_DEBUG, "store: purged %zu expired records", o.purged);
 	if (b->env)
 		b->env->txn_checkpoint(b->env, CP_BDB_CHECKPOINT_KB, 0, 0);
+out:
+	pthread_mutex_unlock(&b->mu);
 }
 
 enum cp_status
@@ -573,6 +602,7 @@ cp_bdb_open(const char *dir, struct cp_bdb **out)
 {
 	struct cp_bdb *b = NULL;
 	struct stat sb;
+	pthread_mutexattr_t attr;
 	enum cp_status rc = CP_ERR_STORE;
 
 	*out = NULL;
@@ -585,7 +615,13 @@ cp_bdb_open(const char *dir, struct cp_bdb **out)
 		goto out;
 	}
 	rc = CP_ERR_NOMEM;
-	if ((b = calloc(1, sizeof(*b))) == NULL || (b->dir = strdup(dir)) == NULL)
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		goto out;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&b->mu, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if ((b->dir = strdup(dir)) == NULL)
 		goto out;
 	b->pid = getpid();
 	b->rng = (uint32_t)b->pid * 2654435761u ^ (uint32_t)time(NULL) ^ 1u;
@@ -608,6 +644,7 @@ cp_bdb_close(struct cp_bdb *b)
 		return;
 	if (b->pid == getpid())
 		handles_close(b, false);
+	pthread_mutex_destroy(&b->mu);
 	free(b->dir);
 	free(b);
 }
@@ -732,8 +769,10 @@ cp_bdb_purge(struct cp_bdb *b, time_t now, size_t *purged)
 			goto out;
 		total += o.purged;
 	} while (o.purged == o.batch);
+	pthread_mutex_lock(&b->mu);
 	if (b->env)
 		b->env->txn_checkpoint(b->env, 0, 0, 0);
+	pthread_mutex_unlock(&b->mu);
 	rc = CP_OK;
 out:
 	if (purged)

@@ -7,11 +7,9 @@
  *
  * Runs on many threads at once (lib/relayd.h): each request has a relay
  * (libcurl handles) of its own while it runs, and holds the keys and
- * store it took with cp_ctx_login (ctx.h) until it ends.  Its store
- * calls are serialised with cp_relayd_lock (relayd.c says why ctx.h's
- * locking does not cover them), never across a wait on the gateway or
- * the client; the token check holds it throughout, since the IdP
- * discovery and JWKS documents it may fetch are cached in the store.  A
+ * store it took with cp_ctx_login (ctx.h) until it ends.  The store
+ * serialises its own calls (store_bdb.c, store_pg.c), so a thread that
+ * waits on the IdP for a JWKS holds no lock the others need.  A
  * standalone GET stream, and a 2026-07-28 subscriptions/listen POST,
  * takes a max_streams slot; tool calls do not.
  */
@@ -157,10 +155,8 @@ on_elicitation(void *arg, const struct cp_elicitation *e)
 		return;
 	}
 	cp_buf_free(&host);
-	cp_relayd_lock();
 	rc = cp_binding_put(call->lg->st, call->lg->keys, e->session_uri, call->user_id,
 	    call->token.ptr, call->token.len, time(NULL), &refreshed);
-	cp_relayd_unlock();
 	cp_sbind_user_hash(call->user_id, who);
 	switch (rc) {
 	case CP_OK:
@@ -193,10 +189,8 @@ on_answer(void *arg, int status, const char *session_id)
 	if (status < 200 || status > 299 || session_id == NULL ||
 	    (call->session_known && strcmp(session_id, call->session_id) == 0))
 		return CP_OK;
-	cp_relayd_lock();
 	rc = cp_mcpsession_claim(call->lg->st, call->lg->keys, session_id, call->user_id,
 	    time(NULL));
-	cp_relayd_unlock();
 	if (rc == CP_ERR_DENIED) {
 		cp_sbind_user_hash(call->user_id, who);
 		cp_log_security("the gateway answered user %s with the Mcp-Session-Id of "
@@ -354,12 +348,8 @@ handle(struct cp_req *req)
 		    "a bearer token is required; see the resource_metadata in WWW-Authenticate");
 	if (rc != CP_OK)
 		return unauthorized(req, "invalid_token", "malformed bearer token");
-	/* The login state (keys, store, token caches) is the process's:
-	 * one thread at a time, and never across the relay's waits. */
-	cp_relayd_lock();
 	if ((rc = cp_ctx_login(req, &call.lg)) != CP_OK) {
-		cp_relayd_unlock();
-		if (rc == CP_ERR_STORE)
+			if (rc == CP_ERR_STORE)
 			return cp_resp_oauth_error(req, 503, "temporarily_unavailable",
 			    "the proxy cannot reach its state store");
 		return cp_resp_oauth_error(req, 500, "server_error",
@@ -370,7 +360,6 @@ handle(struct cp_req *req)
 		src = session_check(&call, &answered);
 		cp_audit_token_client_get(req->cfg, call.lg->st, call.token, &call.client);
 	}
-	cp_relayd_unlock();
 	if ((rc = brc) != CP_OK) {
 		if (cp_bearer_unavailable(rc)) {
 			cp_log(CP_LOG_ERROR, "cannot verify tokens: %s", cp_status_str(rc));
