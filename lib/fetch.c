@@ -560,6 +560,107 @@ classify(struct cp_fetch_result *res)
 	return CP_ERR_UPSTREAM;
 }
 
+/* The options of one client-document fetch (doc/protocol.md 5): https
+ * only, no redirect, no proxy, a fresh connection to the pinned address,
+ * within left ms.  The first failure, or CURLE_OK. */
+static CURLcode
+fetch_options(CURL *c, const struct cp_config *cfg, const char *url,
+    struct curl_slist *hdrs, struct curl_slist *res_list, long left, struct transfer *t)
+{
+	CURLcode cc = CURLE_OK;
+
+	CP_CURL_SET(cc, c, CURLOPT_URL, url);
+	CP_CURL_SET(cc, c, CURLOPT_PROTOCOLS_STR, "https");
+	CP_CURL_SET(cc, c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	/* CIMD-01 4: redirects MUST NOT be followed. */
+	CP_CURL_SET(cc, c, CURLOPT_FOLLOWLOCATION, 0L);
+	CP_CURL_SET(cc, c, CURLOPT_MAXREDIRS, 0L);
+	CP_CURL_SET(cc, c, CURLOPT_HTTPGET, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_HTTPHEADER, hdrs);
+	CP_CURL_SET(cc, c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	CP_CURL_SET(cc, c, CURLOPT_ACCEPT_ENCODING, "");
+	CP_CURL_SET(cc, c, CURLOPT_TIMEOUT_MS, left);
+	CP_CURL_SET(cc, c, CURLOPT_CONNECTTIMEOUT_MS,
+	    left < CP_FETCH_CONNECT_MS ? left : (long)CP_FETCH_CONNECT_MS);
+	CP_CURL_SET(cc, c, CURLOPT_NOSIGNAL, 1L);
+	/* An environment proxy would make the pinned address moot. */
+	CP_CURL_SET(cc, c, CURLOPT_PROXY, "");
+	CP_CURL_SET(cc, c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+	CP_CURL_SET(cc, c, CURLOPT_FRESH_CONNECT, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_FORBID_REUSE, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYPEER, 1L);
+	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYHOST, 2L);
+	CP_CURL_SET(cc, c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (cfg->tls_ca_file != NULL)
+		CP_CURL_SET(cc, c, CURLOPT_CAINFO, cfg->tls_ca_file);
+	if (res_list != NULL)
+		CP_CURL_SET(cc, c, CURLOPT_RESOLVE, res_list);
+	CP_CURL_SET(cc, c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	CP_CURL_SET(cc, c, CURLOPT_OPENSOCKETDATA, t);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEFUNCTION, on_body);
+	CP_CURL_SET(cc, c, CURLOPT_WRITEDATA, t);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERFUNCTION, on_header);
+	CP_CURL_SET(cc, c, CURLOPT_HEADERDATA, t);
+	return cc;
+}
+
+/* What the transfer that ended with cc fetched: the status, the address
+ * it reached (checked again against pins) and the failure, if any, in
+ * res->klass and res->why. */
+static enum cp_status
+fetch_outcome(CURL *c, CURLcode cc, const struct transfer *t,
+    const struct pinned *pins, struct cp_fetch_result *res)
+{
+	struct sockaddr_storage ss;
+	enum cp_status rc;
+	char *ip = NULL;
+
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+	if (curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip != NULL &&
+	    strlen(ip) < sizeof(res->primary_ip))
+		memcpy(res->primary_ip, ip, strlen(ip) + 1);
+	if (t->unpinned) {
+		res->klass = CP_FETCH_REFUSED;
+		res->why = "connection to an address that was not checked refused";
+		return CP_ERR_DENIED;
+	}
+	/* A body we drop ended at the cap: the status is all we need. */
+	if (cc == CURLE_WRITE_ERROR && t->drop_stopped)
+		cc = CURLE_OK;
+	if (cc != CURLE_OK) {
+		if (cc == CURLE_WRITE_ERROR && t->body_rc == CP_ERR_LIMIT) {
+			res->klass = CP_FETCH_REFUSED;
+			res->why = "client document is larger than 5 KB";
+			rc = CP_ERR_LIMIT;
+		} else if (cc == CURLE_WRITE_ERROR && t->body_rc == CP_ERR_NOMEM) {
+			rc = CP_ERR_NOMEM;
+		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
+			res->why = "client document host timed out";
+			rc = CP_ERR_TIMEOUT;
+		} else if (cc == CURLE_UNSUPPORTED_PROTOCOL) {
+			res->klass = CP_FETCH_REFUSED;
+			rc = CP_ERR_DENIED;
+		} else {
+			res->why = curl_easy_strerror(cc);
+			rc = CP_ERR_FETCH;
+		}
+		return rc;
+	}
+	/* The pinned addresses were the only ones allowed a socket; the
+	 * address actually used is checked once more after the fact. */
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, res->primary_ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, res->primary_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	if (!pinned_has(pins, (struct sockaddr *)&ss)) {
+		res->klass = CP_FETCH_REFUSED;
+		res->why = "connected address differs from the checked one";
+		return CP_ERR_DENIED;
+	}
+	return classify(res);
+}
+
 enum cp_status
 cp_cimd_fetch(const struct cp_config *cfg, const char *client_id,
     struct cp_fetch_result *res)
@@ -571,8 +672,6 @@ cp_cimd_fetch(const struct cp_config *cfg, const char *client_id,
 	struct cp_buf resolve;
 	struct curl_slist *hdrs = NULL, *res_list = NULL;
 	struct timespec start;
-	struct sockaddr_storage ss;
-	char *ip = NULL;
 	CURL *c = NULL;
 	CURLcode cc;
 	long left;
@@ -614,89 +713,10 @@ cp_cimd_fetch(const struct cp_config *cfg, const char *client_id,
 	t.pins = &pins;
 	t.curl = c;
 	rc = CP_ERR_INTERNAL;
-	cc = CURLE_OK;
-	CP_CURL_SET(cc, c, CURLOPT_URL, client_id);
-	CP_CURL_SET(cc, c, CURLOPT_PROTOCOLS_STR, "https");
-	CP_CURL_SET(cc, c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	/* CIMD-01 4: redirects MUST NOT be followed. */
-	CP_CURL_SET(cc, c, CURLOPT_FOLLOWLOCATION, 0L);
-	CP_CURL_SET(cc, c, CURLOPT_MAXREDIRS, 0L);
-	CP_CURL_SET(cc, c, CURLOPT_HTTPGET, 1L);
-	CP_CURL_SET(cc, c, CURLOPT_HTTPHEADER, hdrs);
-	CP_CURL_SET(cc, c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	CP_CURL_SET(cc, c, CURLOPT_ACCEPT_ENCODING, "");
-	CP_CURL_SET(cc, c, CURLOPT_TIMEOUT_MS, left);
-	CP_CURL_SET(cc, c, CURLOPT_CONNECTTIMEOUT_MS,
-	    left < CP_FETCH_CONNECT_MS ? left : (long)CP_FETCH_CONNECT_MS);
-	CP_CURL_SET(cc, c, CURLOPT_NOSIGNAL, 1L);
-	/* An environment proxy would make the pinned address moot. */
-	CP_CURL_SET(cc, c, CURLOPT_PROXY, "");
-	CP_CURL_SET(cc, c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
-	CP_CURL_SET(cc, c, CURLOPT_FRESH_CONNECT, 1L);
-	CP_CURL_SET(cc, c, CURLOPT_FORBID_REUSE, 1L);
-	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYPEER, 1L);
-	CP_CURL_SET(cc, c, CURLOPT_SSL_VERIFYHOST, 2L);
-	CP_CURL_SET(cc, c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (cfg->tls_ca_file != NULL)
-		CP_CURL_SET(cc, c, CURLOPT_CAINFO, cfg->tls_ca_file);
-	if (res_list != NULL)
-		CP_CURL_SET(cc, c, CURLOPT_RESOLVE, res_list);
-	CP_CURL_SET(cc, c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-	CP_CURL_SET(cc, c, CURLOPT_OPENSOCKETDATA, &t);
-	CP_CURL_SET(cc, c, CURLOPT_WRITEFUNCTION, on_body);
-	CP_CURL_SET(cc, c, CURLOPT_WRITEDATA, &t);
-	CP_CURL_SET(cc, c, CURLOPT_HEADERFUNCTION, on_header);
-	CP_CURL_SET(cc, c, CURLOPT_HEADERDATA, &t);
-	if (cc != CURLE_OK)
+	if (fetch_options(c, cfg, client_id, hdrs, res_list, left, &t) != CURLE_OK)
 		goto out;
-
 	cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
-	if (curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip != NULL &&
-	    strlen(ip) < sizeof(res->primary_ip))
-		memcpy(res->primary_ip, ip, strlen(ip) + 1);
-	if (t.unpinned) {
-		res->klass = CP_FETCH_REFUSED;
-		res->why = "connection to an address that was not checked refused";
-		rc = CP_ERR_DENIED;
-		goto out;
-	}
-	/* A body we drop ended at the cap: the status is all we need. */
-	if (cc == CURLE_WRITE_ERROR && t.drop_stopped)
-		cc = CURLE_OK;
-	if (cc != CURLE_OK) {
-		if (cc == CURLE_WRITE_ERROR && t.body_rc == CP_ERR_LIMIT) {
-			res->klass = CP_FETCH_REFUSED;
-			res->why = "client document is larger than 5 KB";
-			rc = CP_ERR_LIMIT;
-		} else if (cc == CURLE_WRITE_ERROR && t.body_rc == CP_ERR_NOMEM) {
-			rc = CP_ERR_NOMEM;
-		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
-			res->why = "client document host timed out";
-			rc = CP_ERR_TIMEOUT;
-		} else if (cc == CURLE_UNSUPPORTED_PROTOCOL) {
-			res->klass = CP_FETCH_REFUSED;
-			rc = CP_ERR_DENIED;
-		} else {
-			res->why = curl_easy_strerror(cc);
-			rc = CP_ERR_FETCH;
-		}
-		goto out;
-	}
-	/* The pinned addresses were the only ones allowed a socket; the
-	 * address actually used is checked once more after the fact. */
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, res->primary_ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
-		ss.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, res->primary_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
-		ss.ss_family = AF_INET6;
-	if (!pinned_has(&pins, (struct sockaddr *)&ss)) {
-		res->klass = CP_FETCH_REFUSED;
-		res->why = "connected address differs from the checked one";
-		rc = CP_ERR_DENIED;
-		goto out;
-	}
-	rc = classify(res);
+	rc = fetch_outcome(c, cc, &t, &pins, res);
 out:
 	if (rc != CP_OK) {
 		if (res->klass == CP_FETCH_GOOD)
