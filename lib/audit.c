@@ -342,6 +342,12 @@ out:
 	pthread_mutex_unlock(&write_lock);
 }
 
+static bool
+audit_off(const struct cp_config *cfg)
+{
+	return strcmp(cfg->audit_log, "off") == 0;
+}
+
 /* The store key of token: its SHA-256 (a token is high-entropy, so the
  * hash names it without keeping it). */
 static bool
@@ -356,7 +362,7 @@ cp_audit_token_client_put(const struct cp_config *cfg, struct cp_store *st,
 {
 	uint8_t key[32];
 
-	if (strcmp(cfg->audit_log, "off") == 0 || access_token == NULL || client_id == NULL)
+	if (audit_off(cfg) || access_token == NULL || client_id == NULL)
 		return;
 	if (expires_in <= 0 || expires_in > CP_AUDIT_TOKEN_CLIENT_TTL)
 		expires_in = CP_AUDIT_TOKEN_CLIENT_TTL;
@@ -374,7 +380,7 @@ cp_audit_token_client_get(const struct cp_config *cfg, struct cp_store *st,
 	uint8_t key[32];
 
 	cp_buf_reset(out);
-	if (strcmp(cfg->audit_log, "off") == 0 || !token_key(token, key))
+	if (audit_off(cfg) || !token_key(token, key))
 		return false;
 	return cp_store_get(st, CP_NS_TOKEN_CLIENT, key, sizeof(key), out, NULL) == CP_OK &&
 	    out->len > 0;

@@ -378,7 +378,7 @@ test_envelopes(void)
 	    CP_ERR_LIMIT, "seal over the plaintext limit");
 	ok(env.len == 0, "  nothing appended");
 	is_int(cp_seal(old, 0, "x", 1, exp, &env, NULL), CP_ERR_INVALID, "purpose 0 refused");
-	is_int(cp_seal(old, CP_SEAL_AT_REST + 1, "x", 1, exp, &env, NULL), CP_ERR_INVALID,
+	is_int(cp_seal(old, CP_SEAL_REFRESH_ANSWER + 1, "x", 1, exp, &env, NULL), CP_ERR_INVALID,
 	    "unknown purpose refused");
 	is_int(cp_seal(old, CP_SEAL_CODE, "x", 1, -1, &env, NULL), CP_ERR_INVALID,
 	    "negative expiry refused");
