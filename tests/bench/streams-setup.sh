@@ -102,38 +102,15 @@ server.max-connections = $(($3 + 100))" srv_lighttpd "$1" "$2"
 # Each open stream holds an Apache worker thread: MaxRequestWorkers is N
 # plus room for the tool calls and a margin, in children of 250 threads.
 streams_apache() {
-	local name=$1 conf=$2 n=$3 d=$SRV_ROOT/$1 port children try
-	children=$(((n + 100 + 249) / 250))
-	for try in 1 2 3; do
-		srv_prepare "$name"
-		mkdir -p "$d/fcgid"
-		port=$(srv_free_port) || return 1
-		srv_config_port "$conf" "$port"
-		srv_apache_relay "$name" "$conf"
-		{
-			srv_apache_base "$d" "$port"
-			cat <<EOF
-LoadModule fcgid_module $SRV_APACHE_MODULES/mod_fcgid.so
-$SRV_RELAY_CONF
-FcgidIPCDir \${BASE}/fcgid
-FcgidProcessTableFile \${BASE}/fcgid/shm
-ServerLimit $children
+	local children=$((($3 + 100 + 249) / 250))
+	srv_apache_fcgid "$1" "$2" "ServerLimit $children
 ThreadLimit 250
 ThreadsPerChild 250
 StartServers $children
 MaxRequestWorkers $((children * 250))
 MinSpareThreads 25
 MaxSpareThreads $((children * 250))
-ListenBacklog 4096
-<VirtualHost 127.0.0.1:$port>
-    ServerName 127.0.0.1
-    Include $STAGE/share/cimd-proxy/apache/cimd-proxy.conf
-</VirtualHost>
-EOF
-		} >"$d/httpd.conf"
-		srv_apache_run "$name" "$conf" "$port" && return 0
-	done
-	return 1
+ListenBacklog 4096"
 }
 
 streams_proxy() {

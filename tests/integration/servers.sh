@@ -308,10 +308,11 @@ LoadModule proxy_fcgi_module $SRV_APACHE_MODULES/mod_proxy_fcgi.so
 Define CIMD_PROXY_RELAY_SOCKET $d/sock/relay.sock"
 }
 
-# srv_apache_fcgid NAME CONF: the installed snippet inside a VirtualHost,
-# as the snippet's own comment tells operators to include it.
+# srv_apache_fcgid NAME CONF [LINES]: the installed snippet inside a
+# VirtualHost, as the snippet's own comment tells operators to include
+# it; LINES, when given, are server-level directives (MPM sizing).
 srv_apache_fcgid() {
-	local name=$1 conf=$2 d=$SRV_ROOT/$1 port try
+	local name=$1 conf=$2 extra=${3:-} d=$SRV_ROOT/$1 port try
 	for try in 1 2 3; do
 		srv_prepare "$name"
 		mkdir -p "$d/fcgid"
@@ -325,6 +326,7 @@ LoadModule fcgid_module $SRV_APACHE_MODULES/mod_fcgid.so
 $SRV_RELAY_CONF
 FcgidIPCDir \${BASE}/fcgid
 FcgidProcessTableFile \${BASE}/fcgid/shm
+$extra
 <VirtualHost 127.0.0.1:$port>
     ServerName 127.0.0.1
     Include $STAGE/share/cimd-proxy/apache/cimd-proxy.conf
