@@ -16,7 +16,12 @@
 #define CP_MAX_COOKIE       4096    /* HTTP_COOKIE */
 #define CP_MAX_HEADER       8192    /* any single request header we read */
 #define CP_MAX_OUT_HEADERS  4096    /* headers a handler may queue */
-#define CP_MAX_CGI_DRAIN    1048576 /* unread CGI body discarded at exit */
+/* Unread CGI body discarded at exit, so that Apache delivers the answer
+ * (mod_cgid resets the connection when a script leaves body bytes
+ * unread): well past every body limit here (CP_RELAY_MAX_BODY is about
+ * 1 MB), so an over-limit body still gets its 413.  Loopback reads it in
+ * milliseconds, and the body deadline bounds a slow sender. */
+#define CP_MAX_CGI_DRAIN    (64UL * 1024 * 1024)
 /* Seconds from a request's start until its body must be in.  A form of
  * CP_MAX_FORM bytes then needs 1.6 KB/s, which even a GPRS link (about
  * 5 KB/s) gives with room for slow start and a long round trip; a
