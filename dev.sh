@@ -8,8 +8,9 @@
 #                   the IdP, document-host and gateway stand-ins when they
 #                   are there.  Ctrl-C stops everything.
 #   ./dev.sh test   install missing packages, then build and run every
-#                   test: sanitizer build (make, lint, check), a plain
-#                   build whose check runs under valgrind, make distcheck.
+#                   test: sanitizer build (make, lint, check), the relay
+#                   under ThreadSanitizer, a plain build whose programs
+#                   run under valgrind, make distcheck.
 #                   The last line is "N passed, N failed, N skipped"; the
 #                   exit status is non-zero on any failure.
 set -u
@@ -95,11 +96,12 @@ summaries() {
 # step NAME LOG CMD...: runs CMD with its output shown and kept in LOG.
 # A failing step with no test summary counts as one failure.
 step() {
-	local name=$1 log=$2 rc
+	local name=$1 log=$2 rc t0=$SECONDS
 	shift 2
 	say "== $name"
 	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
+	say "== $name: $((SECONDS - t0)) s"
 	summaries "$log"
 	if [ "$rc" != 0 ]; then
 		grep -q '^# TOTAL:' "$log" || FAILED=$((FAILED + 1))
@@ -159,11 +161,14 @@ cmd_test() {
 		configure_in "$B/valgrind" --enable-werror &&
 	   step "make (valgrind)" "$L/vg-make.log" make -C "$B/valgrind" -j"$JOBS" -s; then
 		rm -rf "$vg" && mkdir -p "$vg"
-		# CIMD_TEST_STAGE: the PostgreSQL repeats of the login, binding and
-		# relay suites (and fleet-binding) skip here and in distcheck, having
+		# Only what valgrind can watch (Makefile.am VALGRIND_TESTS): the
+		# shell suites ran in the sanitizer build (those needing no
+		# stand-ins run again in distcheck's plain build below).  CIMD_TEST_STAGE: the PostgreSQL
+		# repeats (and fleet-binding, deb.test) skip in distcheck, having
 		# run in the sanitizer stage.
 		step "make check (valgrind)" "$L/vg-check.log" env CIMD_TEST_STAGE=valgrind \
 			make -C "$B/valgrind" -j"$JOBS" check \
+			TESTS="$(make -s -C "$B/valgrind" print-valgrind-tests)" \
 			LOG_COMPILER="$(command -v valgrind)" \
 			LOG_FLAGS="$(echo $VG_LOG_FLAGS) --log-file=$vg/%p.log"
 		vg_logs "$vg"
