@@ -228,10 +228,11 @@ cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out)
 		if ((size_t)(eq - *e) == strlen("HTTP_MCP_SESSION_ID") &&
 		    strncmp(*e, "HTTP_MCP_SESSION_ID", (size_t)(eq - *e)) == 0)
 			continue;
-		/* Same rules as every header we read: length, control bytes. */
+		/* Same rules as every header we read: length, control bytes.
+		 * Spaces inside stay: an Mcp-Name may be "my tool"
+		 * (doc/protocol.md 13.12), and it passes unchanged. */
 		v = eq + 1;
-		if (v[0] == '\0' || strlen(v) > CP_MAX_HEADER ||
-		    !cp_is_visible_ascii(v, strlen(v)))
+		if (v[0] == '\0' || strlen(v) > CP_MAX_HEADER || !printable(v, strlen(v)))
 			continue;
 		if (++mcp > CP_RELAY_MAX_PASSED_HEADERS)
 			return CP_ERR_LIMIT;
@@ -648,11 +649,22 @@ on_body(char *p, size_t size, size_t nmemb, void *userdata)
 enum cp_status
 cp_relay_error(struct cp_req *req, int status, int code, const char *message)
 {
+	return cp_relay_error_id(req, status, NULL, code, message);
+}
+
+enum cp_status
+cp_relay_error_id(struct cp_req *req, int status, json_object *id, int code,
+    const char *message)
+{
 	json_object *o = json_object_new_object(), *e = json_object_new_object();
 	enum cp_status rc = CP_ERR_NOMEM;
 
+	/* JSON-RPC 2.0 section 4: an id is a string, a number or null. */
+	if (id != NULL && !json_object_is_type(id, json_type_string) &&
+	    !json_object_is_type(id, json_type_int) && !json_object_is_type(id, json_type_double))
+		id = NULL;
 	if (o && e && json_object_object_add(o, "jsonrpc", json_object_new_string("2.0")) == 0 &&
-	    json_object_object_add(o, "id", NULL) == 0 &&
+	    json_object_object_add(o, "id", json_object_get(id)) == 0 &&
 	    json_object_object_add(e, "code", json_object_new_int(code)) == 0 &&
 	    json_object_object_add(e, "message", json_object_new_string(message)) == 0 &&
 	    json_object_object_add(o, "error", e) == 0) {
@@ -1009,6 +1021,8 @@ cp_relay_run(struct cp_relay *r, struct cp_req *req, const struct cp_relay_watch
 	    (rc = watch->request(watch->arg, t.body.data ? t.body.data : "", t.body.len)) != CP_OK) {
 		if (rc == CP_ERR_LIMIT)
 			rc = cp_relay_error(req, 503, RELAY_ERROR_CODE, "too many open streams; retry later");
+		else if (rc == CP_ERR_DENIED)
+			rc = CP_OK;     /* the hook answered */
 		goto out;
 	}
 	cc = perform(r, &t);

@@ -29,6 +29,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include "buf.h"
 #include "elicit.h"
 #include "request.h"
@@ -72,7 +74,8 @@ typedef enum cp_status cp_relay_answer_fn(void *arg, int status, const char *ses
  * be NULL. */
 /* A POST body read whole (CONTENT_LENGTH up to CP_RELAY_INLINE_BODY)
  * before it goes upstream.  CP_ERR_LIMIT refuses it with 503 (the hook
- * queues Retry-After); any other failure, 500. */
+ * queues Retry-After); CP_ERR_DENIED means the hook refused it and sent
+ * the answer itself (nothing goes upstream); any other failure, 500. */
 typedef enum cp_status cp_relay_request_fn(void *arg, const char *body, size_t len);
 
 struct cp_relay_watch {
@@ -100,6 +103,11 @@ enum cp_status cp_relay_run(struct cp_relay *r, struct cp_req *req,
  * request was not read): status, code and message as given. */
 enum cp_status cp_relay_error(struct cp_req *req, int status, int code,
     const char *message);
+
+/* The same, for the request whose JSON-RPC id is id (NULL, or a value
+ * that is not a string or number, gives null); id is not taken over. */
+enum cp_status cp_relay_error_id(struct cp_req *req, int status, json_object *id,
+    int code, const char *message);
 
 /* The request headers passed upstream, as "Name: value" lines appended
  * to out (NUL-separated), for tests: Authorization, Accept, Content-Type,

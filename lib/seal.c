@@ -173,6 +173,27 @@ cp_b64url_decode(const char *s, size_t n, struct cp_buf *out)
 	return rc;
 }
 
+enum cp_status
+cp_b64_decode(const char *s, size_t n, struct cp_buf *out)
+{
+	uint8_t *raw;
+	size_t rawlen, pad = 0;
+	enum cp_status rc;
+
+	if (n % 4 != 0)
+		return CP_ERR_SYNTAX;
+	while (pad < 2 && n > 0 && s[n - 1] == '=') {
+		n--;
+		pad++;
+	}
+	if ((rc = b64_decode_raw(b64std_alphabet, s, n, &raw, &rawlen)) != CP_OK)
+		return rc;
+	rc = cp_buf_add(out, raw, rawlen);
+	gnutls_memset(raw, 0, rawlen);
+	free(raw);
+	return rc;
+}
+
 /* ---- keys -------------------------------------------------------------- */
 
 void

@@ -111,6 +111,12 @@ enum cp_status cp_keys_mac(const struct cp_keys *keys, size_t which, const char 
 enum cp_status cp_b64url_encode(const void *p, size_t n, struct cp_buf *out);
 enum cp_status cp_b64url_decode(const char *s, size_t n, struct cp_buf *out);
 
+/* base64 with padding (RFC 4648 section 4), as strict: a length of 4n,
+ * at most two "=" and only at the end, zero trailing bits; anything else
+ * is CP_ERR_SYNTAX.  The bytes are appended to out (not NUL-terminated
+ * beyond what cp_buf keeps). */
+enum cp_status cp_b64_decode(const char *s, size_t n, struct cp_buf *out);
+
 /* Fills p with n bytes from the CSPRNG (GnuTLS, GNUTLS_RND_RANDOM);
  * CP_ERR_CRYPTO if it fails. */
 enum cp_status cp_random(void *p, size_t n);

@@ -33,6 +33,7 @@
 #include "limits.h"
 #include "log.h"
 #include "login.h"
+#include "mcphdr.h"
 #include "mcpsession.h"
 #include "metadata.h"
 #include "metrics.h"
@@ -102,6 +103,7 @@ struct mcp_call {
 	const char *session_id;         /* the request's Mcp-Session-Id, or NULL */
 	bool session_known;             /* ... recorded as user_id's */
 	bool stream;                    /* holds a max_streams slot */
+	bool refused;                   /* answered by the proxy, not relayed */
 	struct cp_str token;
 	struct cp_buf client;           /* the token's CIMD client_id, for the audit */
 	char method[MCP_AUDIT_NAME];    /* a POST's JSON-RPC method, for the audit */
@@ -263,20 +265,55 @@ stream_enter(struct mcp_call *call)
 	return CP_OK;
 }
 
-/* A POST body, read before it goes upstream: a subscriptions/listen
- * request is a stream and needs a slot. */
+/* The MCP 2026-07-28 request metadata headers against msg, the body
+ * the proxy reads its method and tool name from (doc/protocol.md 13.13):
+ * on a mismatch the client gets 400 HeaderMismatch with the request's id
+ * and nothing goes upstream.  CP_OK to go on; CP_ERR_DENIED once answered. */
+static enum cp_status
+headers_check(struct mcp_call *call, json_object *msg)
+{
+	struct cp_req *req = call->req;
+	struct cp_mcphdr h = {
+		.method = cp_req_header(req, "Mcp-Method"),
+		.name = cp_req_header(req, "Mcp-Name"),
+		.version = cp_req_header(req, "MCP-Protocol-Version"),
+		.method_bad = cp_req_header_bad(req, "Mcp-Method"),
+		.name_bad = cp_req_header_bad(req, "Mcp-Name"),
+	};
+	json_object *id = NULL;
+	const char *why;
+
+	if ((why = cp_mcphdr_check(&h, msg)) == NULL)
+		return CP_OK;
+	cp_log(CP_LOG_INFO, "MCP request refused, not relayed: %s", why);
+	json_object_object_get_ex(msg, "id", &id);
+	if (cp_relay_error_id(req, CP_MCP_HEADER_MISMATCH_STATUS, id, CP_MCP_HEADER_MISMATCH,
+	    why) != CP_OK)
+		return CP_ERR_IO;
+	call->refused = true;
+	return CP_ERR_DENIED;
+}
+
+/* A POST body, read before it goes upstream: its Mcp-* headers must
+ * agree with it, and a subscriptions/listen request is a stream and
+ * needs a slot. */
 static enum cp_status
 on_request(void *arg, const char *body, size_t len)
 {
 	struct mcp_call *call = arg;
 	json_tokener *tok = json_tokener_new();
 	json_object *msg = NULL, *m = NULL, *p, *n;
+	enum cp_status rc;
 	bool listen;
 
 	if (tok == NULL)
 		return CP_ERR_NOMEM;
 	msg = json_tokener_parse_ex(tok, body, (int)len);
 	json_tokener_free(tok);
+	if ((rc = headers_check(call, msg)) != CP_OK) {
+		json_object_put(msg);
+		return rc;
+	}
 	listen = msg && json_object_object_get_ex(msg, "method", &m) &&
 	    json_object_is_type(m, json_type_string) &&
 	    strcmp(json_object_get_string(m), MCP_LISTEN_METHOD) == 0;
@@ -397,7 +434,8 @@ handle(struct cp_req *req)
 	}
 	rc = cp_relay_run(relay, req, &watch);
 	relay_give(relay);
-	relayed(&call);
+	if (!call.refused)
+		relayed(&call);
 out:
 	if (call.stream) {
 		cp_relayd_stream_leave(call.user_id);

@@ -21,6 +21,10 @@
 //   --json-response          SDK enableJsonResponse (plain JSON instead of SSE for every response)
 //   --resumable              SDK in-memory event store (priming events, Last-Event-ID replay)
 //   --get-405                answer GET /mcp with 405 (no standalone SSE stream)
+//   --sdk2                   serve /mcp with @modelcontextprotocol/server 2.4.0 (createMcpHandler): MCP
+//                            2026-07-28 per request (Mcp-Method/Mcp-Name checked by the SDK, subscriptions/listen
+//                            streams), 2025-era requests stateless, GET and DELETE answered 405 by the SDK.
+//                            Tools: echo{text}; resource file:///projects/myapp/config.json
 //   --no-require-protocol-version  do not enforce MCP-Protocol-Version after initialize
 //   --mcp-session-ttl SEC    absolute MCP session lifetime (default 3600)
 //   --elicit-delivery D      default delivery of github_repos' elicitation: sse|json|http401|mrtr|mrtr_sse
@@ -48,6 +52,8 @@
 //                                                pending sessions, AgentCore calls and MCP sessions
 //   POST|GET /_fixed                             instant fixed JSON-RPC result (relay benchmarks)
 //   POST /_ack?id=ID&i=N                         the client got notification N of slow{ack: ID}
+//   POST /_notify                                --sdk2: notifications/tools/list_changed to every open
+//                                                subscriptions/listen stream that asked for it
 // Tools: echo{text}, whoami, slow{count,interval_ms,ack?}, broadcast{text} (log notification on the
 //   standalone GET stream), github_repos{delivery?, session_uri?, origin?} (3LO target: -32042
 //   until AgentCore completion; session_uri: elicit for that session URI again instead of a new
@@ -74,6 +80,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import { UrlElicitationRequiredError, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { createAgentCoreState, startAgentCore, sha256hex } from './agentcore.mjs';
+import { McpServer as McpServer2, createMcpHandler } from '@modelcontextprotocol/server';
 
 const list = (v) => (v || []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
 
@@ -97,6 +104,7 @@ const { values: opt } = parseArgs({
     'json-response': { type: 'boolean', default: false },
     resumable: { type: 'boolean', default: false },
     'get-405': { type: 'boolean', default: false },
+    sdk2: { type: 'boolean', default: false },
     'no-require-protocol-version': { type: 'boolean', default: false },
     'mcp-session-ttl': { type: 'string', default: '3600' },
     'elicit-delivery': { type: 'string', default: 'sse' },
@@ -418,6 +426,53 @@ function makeServer() {
   return server;
 }
 
+// --sdk2: the SDK 2.x serving entry, one server instance per request.
+const CONFIG_URI = 'file:///projects/myapp/config.json';
+function makeServer2() {
+  const server = new McpServer2(
+    { name: 'agentcore-gateway-standin', version: '2.0.0' },
+    { capabilities: { tools: { listChanged: true }, resources: {} } },
+  );
+  server.registerTool('echo', {
+    description: 'Returns its text',
+    inputSchema: z.object({ text: z.string() }),
+  }, async ({ text: t }) => text(t));
+  server.registerResource('config', CONFIG_URI, { mimeType: 'application/json' },
+    async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: '{"ok":true}' }] }));
+  return server;
+}
+const sdk2 = opt.sdk2 ? createMcpHandler(() => makeServer2(), { legacy: 'stateless', keepAliveMs: 0 }) : null;
+
+// Node request (body already read) -> web Request -> SDK 2.x -> node response, streamed.
+async function serveSdk2(req, res, raw, a) {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+  const ac = new AbortController();
+  res.on('close', () => ac.abort());
+  const request = new Request(`http://${req.headers.host || '127.0.0.1'}${req.url}`, {
+    method: req.method, headers, signal: ac.signal,
+    body: req.method === 'POST' ? raw : undefined,
+  });
+  const authInfo = { token: a.token, clientId: a.claims.client_id ?? a.claims.cid, scopes: a.scopes,
+    expiresAt: a.claims.exp, extra: { claims: a.claims } };
+  const r = await sdk2.fetch(request, { authInfo });
+  const out = {};
+  r.headers.forEach((v, k) => { out[k] = v; });
+  if (req.record) req.record.response_status = r.status;
+  res.writeHead(r.status, out);
+  if (!r.body) return res.end();
+  const reader = r.body.getReader();
+  res.on('close', () => reader.cancel().catch(() => {}));
+  for (;;) {
+    let chunk;
+    try { chunk = await reader.read(); } catch { break; }
+    if (chunk.done) break;
+    if (req.record && req.method !== 'POST') req.record.response_body = (req.record.response_body ?? '') + Buffer.from(chunk.value).toString('utf8');
+    res.write(chunk.value);
+  }
+  res.end();
+}
+
 function newTransport(stateful) {
   return new StreamableHTTPServerTransport({
     sessionIdGenerator: stateful ? () => crypto.randomUUID() : undefined,
@@ -427,7 +482,7 @@ function newTransport(stateful) {
 }
 
 // ---------------------------------------------------------------- recording
-const RECORDED = ['mcp-session-id', 'mcp-protocol-version', 'accept', 'content-type', 'last-event-id'];
+const RECORDED = ['mcp-session-id', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'accept', 'content-type', 'last-event-id'];
 // res is watched for its end: closed_ms is when the response closed, finished whether the
 // stand-in had sent all of it by then (false: the client went away mid-answer). Both are
 // filled in later, so they show in /_records, not in the --record file.
@@ -488,6 +543,11 @@ async function handle(req, res) {
     ackArrived(u.searchParams.get('id') ?? '', u.searchParams.get('i') ?? '');
     return sendJson(res, 200, { ok: true });
   }
+  if (path === '/_notify' && req.method === 'POST') {
+    req.resume();
+    if (sdk2) sdk2.notify.toolsChanged();
+    return sendJson(res, sdk2 ? 200 : 404, { ok: !!sdk2 });
+  }
   if (path === '/_reset' && req.method === 'POST') {
     records.length = 0;
     if (u.searchParams.get('all') === '1') {
@@ -526,6 +586,7 @@ async function handle(req, res) {
     log(`401 ${req.method} ${path}: ${a.why}`);
     return sendAuthFailure(res, a);
   }
+  if (sdk2) return serveSdk2(req, res, raw, a);
   if (req.method === 'POST' && body === undefined) {
     return sendJson(res, 400, rpcError(null, -32700, 'Parse error'));
   }

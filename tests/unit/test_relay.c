@@ -1,6 +1,7 @@
 /*
  * The relay's header rules: which request headers go to the gateway,
- * which response headers come back, and the WWW-Authenticate rewrite.
+ * which response headers come back, the WWW-Authenticate rewrite, and
+ * the MCP 2026-07-28 Mcp-Method / Mcp-Name check against the body.
  * The streaming itself is tested through real web servers
  * (tests/integration/relay.test).
  */
@@ -10,6 +11,7 @@
 #include <sys/resource.h>
 
 #include "conf.h"
+#include "mcphdr.h"
 #include "relay.h"
 #include "relayd.h"
 #include "../tap.h"
@@ -120,6 +122,7 @@ request_headers(void)
 		"HTTP_ORIGIN=https://app.example.test",
 		"HTTP_MCP_EMPTY=",
 		"HTTP_MCP_BAD=a\x01z",
+		"HTTP_MCP_NAME=my tool",
 		"HTTP_MCP_SESSION_ID=sess-2",
 		"REMOTE_USER=alice",
 		NULL,
@@ -136,7 +139,7 @@ request_headers(void)
 	joined(&b, got, sizeof(got));
 	is_str(got, "Authorization: Bearer abc.def.ghi|Accept: application/json, text/event-stream|"
 	    "Content-Type: application/json|Last-Event-ID: ev-3|Mcp-Session-Id: sess-1|"
-	    "Mcp-Protocol-Version: 2025-06-18|Mcp-Method: tools/call",
+	    "Mcp-Protocol-Version: 2025-06-18|Mcp-Method: tools/call|Mcp-Name: my tool",
 	    "only the MCP set passes: no cookie, forwarding, hop-by-hop or identity headers");
 	ok(strstr(got, "sess-2") == NULL, "  one Mcp-Session-Id, the one cp_req_header reads");
 	cp_buf_free(&b);
@@ -147,7 +150,7 @@ request_headers(void)
 	joined(&b, got, sizeof(got));
 	is_str(got, "Authorization: Bearer abc.def.ghi|Accept: application/json, text/event-stream|"
 	    "Content-Type: application/json|Last-Event-ID: ev-3|Mcp-Session-Id: sess-1|"
-	    "MCP-Protocol-Version: 2025-11-25|Mcp-Method: tools/call",
+	    "MCP-Protocol-Version: 2025-11-25|Mcp-Method: tools/call|Mcp-Name: my tool",
 	    "gateway_protocol_version replaces the client's");
 	cp_buf_free(&b);
 	cp_req_free(&req);
@@ -194,6 +197,138 @@ default_max_streams(void)
 	setrlimit(RLIMIT_NOFILE, &saved);
 }
 
+/* doc/protocol.md 13.10-13.14, with the examples of MCP 2026-07-28
+ * transports, "Request Metadata" and "Value Encoding". */
+static void
+header_check(void)
+{
+#define V "2026-07-28"
+#define CALL(id, name) "{\"jsonrpc\":\"2.0\"," id "\"method\":\"tools/call\"," \
+	"\"params\":{\"name\":\"" name "\",\"arguments\":{}}}"
+	static const struct {
+		const char *method, *name, *version, *body;
+		bool pass;
+		const char *what;
+	} cases[] = {
+		{ NULL, NULL, NULL, CALL("\"id\":1,", "get_weather"), true,
+		  "no headers, no revision: a 2025-11-25 request is not checked" },
+		{ NULL, NULL, "2025-11-25", CALL("\"id\":1,", "get_weather"), true,
+		  "no headers under 2025-11-25" },
+		{ "tools/call", "get_weather", V, CALL("\"id\":1,", "get_weather"), true,
+		  "both headers match" },
+		{ "tools/call", "get_weather", NULL, CALL("\"id\":1,", "get_weather"), true,
+		  "both headers match, no revision header" },
+		{ "tools/list", NULL, V, CALL("\"id\":1,", "get_weather"), false,
+		  "Mcp-Method names another method" },
+		{ "Tools/Call", "get_weather", V, CALL("\"id\":1,", "get_weather"), false,
+		  "values are case-sensitive" },
+		{ "tools/call", "get_weather", "2025-11-25", CALL("\"id\":1,", "get_weather"), true,
+		  "present headers are checked under any revision (matching)" },
+		{ "tools/list", NULL, "2025-11-25", CALL("\"id\":1,", "get_weather"), false,
+		  "present headers are checked under any revision (mismatch)" },
+		{ "tools/call", "get_forecast", V, CALL("\"id\":1,", "get_weather"), false,
+		  "Mcp-Name names another tool" },
+		{ "tools/call", "get_forecast", NULL, CALL("\"id\":1,", "get_weather"), false,
+		  "Mcp-Name names another tool, no revision header" },
+		{ NULL, "get_weather", V, CALL("\"id\":1,", "get_weather"), false,
+		  "2026-07-28 request without Mcp-Method" },
+		{ "tools/call", NULL, V, CALL("\"id\":1,", "get_weather"), false,
+		  "2026-07-28 tools/call without Mcp-Name" },
+		{ "tools/call", NULL, "2025-11-25", CALL("\"id\":1,", "get_weather"), true,
+		  "Mcp-Name is not required under 2025-11-25" },
+		{ NULL, NULL, "2027-01-01", CALL("\"id\":1,", "get_weather"), true,
+		  "a revision the proxy does not know is not held to the requirement" },
+		{ "tools/call", "=?base64?Z2V0X3dlYXRoZXI=?=", V, CALL("\"id\":1,", "get_weather"), true,
+		  "Base64 Mcp-Name is decoded before the comparison" },
+		{ "tools/call", "=?base64?SGVsbG8sIOS4lueVjA==?=", V, CALL("\"id\":1,", "Hello, \u4e16\u754c"),
+		  true, "Base64 of UTF-8 (the spec's example)" },
+		{ "tools/call", "=?base64?SGVsbG8sIOS4lueVjA==?=", V, CALL("\"id\":1,", "Hello, world"),
+		  false, "Base64 that decodes to another name" },
+		{ "tools/call", "=?base64?Z2V0X3dlYXRoZXI?=", V, CALL("\"id\":1,", "get_weather"), false,
+		  "Base64 without its padding is malformed" },
+		{ "tools/call", "=?base64?Z2V0X3dlYXRoZXJ=?=", V, CALL("\"id\":1,", "get_weather"), false,
+		  "Base64 with nonzero trailing bits is malformed" },
+		{ "tools/call", "=?base64?not base64!?=", V, CALL("\"id\":1,", "get_weather"), false,
+		  "not Base64 at all" },
+		{ "tools/call", "=?base64?/w==?=", V, CALL("\"id\":1,", "get_weather"), false,
+		  "Base64 of bytes that are not UTF-8" },
+		{ "tools/call", "=?BASE64?Z2V0X3dlYXRoZXI=?=", V, CALL("\"id\":1,", "get_weather"), false,
+		  "the markers are case-sensitive: this one is a plain (other) name" },
+		{ "tools/call", "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=", V,
+		  CALL("\"id\":1,", "=?base64?literal?="), true, "a name that looks like the sentinel" },
+		{ "tools/call", "get\xc3\xa9", V, CALL("\"id\":1,", "get\u00e9"), false,
+		  "raw non-ASCII in Mcp-Name is malformed" },
+		{ "tools/call", "my tool", V, CALL("\"id\":1,", "my tool"), true,
+		  "a space inside a plain value is allowed" },
+		{ "tools/call", "", V, CALL("\"id\":1,", "get_weather"), false, "an empty Mcp-Name" },
+		{ "tools/call", "get_weather", V, CALL("\"id\":1,", "get_weather") "", true,
+		  "(repeat) matching" },
+		{ "resources/read", "file:///projects/myapp/config.json", V,
+		  "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\","
+		  "\"params\":{\"uri\":\"file:///projects/myapp/config.json\"}}", true,
+		  "resources/read: Mcp-Name is params.uri" },
+		{ "resources/read", "file:///etc/passwd", V,
+		  "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\","
+		  "\"params\":{\"uri\":\"file:///projects/myapp/config.json\"}}", false,
+		  "resources/read with another uri" },
+		{ "prompts/get", "code_review", V,
+		  "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"prompts/get\","
+		  "\"params\":{\"name\":\"code_review\"}}", true, "prompts/get: params.name" },
+		{ "prompts/get", "other", V,
+		  "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"prompts/get\","
+		  "\"params\":{\"name\":\"code_review\"}}", false, "prompts/get with another name" },
+		{ "tools/call", "get_weather", V, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}",
+		  false, "Mcp-Name with a body that names no tool" },
+		{ "subscriptions/listen", NULL, V,
+		  "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"subscriptions/listen\",\"params\":{}}", true,
+		  "subscriptions/listen names nothing: no Mcp-Name needed" },
+		{ "tools/call", NULL, V,
+		  "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"subscriptions/listen\",\"params\":{}}", false,
+		  "a listen request labelled tools/call (it would escape max_streams)" },
+		{ "tools/list", "anything", V, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\"}",
+		  true, "Mcp-Name on a method that names nothing is not compared" },
+		{ NULL, NULL, V, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}", true,
+		  "a notification need not carry Mcp-Method" },
+		{ "notifications/y", NULL, V, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}", false,
+		  "but one it carries must match" },
+		{ "tools/call", NULL, V, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", false,
+		  "Mcp-Method on a body that is a response" },
+		{ "tools/call", "x", V, "[1,2]", true, "a batch: the proxy uses nothing of it" },
+		{ "tools/list\x01", NULL, V, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\x01\"}",
+		  false, "control bytes in Mcp-Method" },
+	};
+	struct cp_mcphdr h;
+	json_object *msg;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&h, 0, sizeof(h));
+		h.method = cases[i].method;
+		h.name = cases[i].name;
+		h.version = cases[i].version;
+		msg = json_tokener_parse(cases[i].body);
+		ok(msg != NULL, "case %zu parses", i);
+		why = cp_mcphdr_check(&h, msg);
+		ok((why == NULL) == cases[i].pass, "%s: %s", cases[i].pass ? "passes" : "refused",
+		    cases[i].what);
+		ok(why == NULL || strncmp(why, "Header mismatch: ", 17) == 0, "  message %s",
+		    why ? why : "(none)");
+		json_object_put(msg);
+	}
+	memset(&h, 0, sizeof(h));
+	h.name_bad = true;
+	h.method = "tools/call";
+	msg = json_tokener_parse(CALL("\"id\":1,", "x"));
+	ok(cp_mcphdr_check(&h, msg) != NULL, "an Mcp-Name the server passed with control bytes");
+	ok(cp_mcphdr_check(&h, NULL) == NULL, "no JSON body: nothing checked");
+	json_object_put(msg);
+	is_int(CP_MCP_HEADER_MISMATCH, -32020, "HeaderMismatch is -32020");
+	is_int(CP_MCP_HEADER_MISMATCH_STATUS, 400, "  with HTTP 400");
+#undef CALL
+#undef V
+}
+
 int
 main(void)
 {
@@ -201,5 +336,6 @@ main(void)
 	challenge();
 	response_headers();
 	request_headers();
+	header_check();
 	return tap_done();
 }
