@@ -450,7 +450,7 @@ static const struct key keys[] = {
 	STR(gateway_url, REQUIRED, NULL, check_gateway,
 	    "the upstream MCP URL"),
 	STR(gateway_protocol_version, OPTIONAL, NULL, check_date_version,
-	    "MCP-Protocol-Version sent upstream when set"),
+	    "MCP-Protocol-Version sent upstream when the client sent none"),
 	LIST(client_allow, check_client_allow,
 	    "an exact client_id URL, or https://host/ for a whole host"),
 	LIST(client_static, cp_client_static_check,

@@ -200,11 +200,16 @@ enum cp_status
 cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out)
 {
 	/* The fixed set (issue #4); MCP-Protocol-Version is among the
-	 * Mcp-* below unless the operator pins it. */
+	 * Mcp-* below.  gateway_protocol_version stands in only for a
+	 * client that sent none (AgentCore needs one after initialize,
+	 * doc/agentcore-okta.md 3.6): replacing a client's own would tell
+	 * the gateway another revision than the body speaks (a 2026-07-28
+	 * request carries its version in the body too). */
 	static const char *const fixed[] = {
 		"Authorization", "Accept", "Content-Type", "Last-Event-ID", "Mcp-Session-Id",
 	};
-	const char *pinned = req->cfg->gateway_protocol_version;
+	const char *pinned = cp_req_header(req, "MCP-Protocol-Version") == NULL ?
+	    req->cfg->gateway_protocol_version : NULL;
 	const char *v, *eq;
 	size_t i, mcp = 0;
 	char **e;
@@ -218,9 +223,6 @@ cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out)
 	for (e = req->envp; e && *e && rc == CP_OK; e++) {
 		if (strncmp(*e, "HTTP_MCP_", 9) != 0 || (eq = strchr(*e, '=')) == NULL ||
 		    eq == *e + 9)
-			continue;
-		if (pinned && (size_t)(eq - *e) == strlen("HTTP_MCP_PROTOCOL_VERSION") &&
-		    strncmp(*e, "HTTP_MCP_PROTOCOL_VERSION", (size_t)(eq - *e)) == 0)
 			continue;
 		/* The session goes once, as cp_req_header reads it: the id the
 		 * caller checked is the one the gateway gets, even if the web

@@ -146,14 +146,26 @@ request_headers(void)
 
 	cfg.gateway_protocol_version = "2025-11-25";
 	cp_buf_init(&b, 8192);
-	is_int(cp_relay_request_headers(&req, &b), CP_OK, "headers built, version pinned");
+	is_int(cp_relay_request_headers(&req, &b), CP_OK, "headers built, version set");
 	joined(&b, got, sizeof(got));
 	is_str(got, "Authorization: Bearer abc.def.ghi|Accept: application/json, text/event-stream|"
 	    "Content-Type: application/json|Last-Event-ID: ev-3|Mcp-Session-Id: sess-1|"
-	    "MCP-Protocol-Version: 2025-11-25|Mcp-Method: tools/call|Mcp-Name: my tool",
-	    "gateway_protocol_version replaces the client's");
+	    "Mcp-Protocol-Version: 2025-06-18|Mcp-Method: tools/call|Mcp-Name: my tool",
+	    "gateway_protocol_version leaves a client's own version alone");
 	cp_buf_free(&b);
 	cp_req_free(&req);
+	{
+		char *bare[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/mcp",
+			"HTTP_AUTHORIZATION=Bearer abc.def.ghi", NULL };
+		is_int(cp_req_init(&req, NULL, bare, &cfg), CP_OK, "request without a version");
+		cp_buf_init(&b, 8192);
+		is_int(cp_relay_request_headers(&req, &b), CP_OK, "headers built");
+		joined(&b, got, sizeof(got));
+		is_str(got, "Authorization: Bearer abc.def.ghi|MCP-Protocol-Version: 2025-11-25",
+		    "gateway_protocol_version stands in for a client that sent none");
+		cp_buf_free(&b);
+		cp_req_free(&req);
+	}
 
 	/* Too many Mcp-* headers is refused, not truncated. */
 	{
