@@ -37,7 +37,7 @@ aud_is_ours(json_object *v, const struct cp_assertion_expect *e)
 	    (size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v)))
 		return false;
 	s = json_object_get_string(v);
-	return strcmp(s, e->token_endpoint) == 0 || strcmp(s, e->issuer) == 0;
+	return strcmp(s, e->endpoint) == 0 || strcmp(s, e->issuer) == 0;
 }
 
 /* RFC 7523 section 3 item 3: aud identifies this server, as its token
@@ -67,10 +67,10 @@ check_claims(json_object *claims, const struct cp_assertion_expect *e,
     const char **why)
 {
 	time_t now = e->now ? e->now : time(NULL);
-	const char *sub = claim_str(claims, "sub"), *jti = claim_str(claims, "jti");
+	const char *principal = claim_str(claims, "sub"), *jti = claim_str(claims, "jti");
 	json_object *exp;
 
-	if (sub == NULL || strcmp(sub, e->client_id) != 0) {
+	if (principal == NULL || strcmp(principal, e->client_id) != 0) {
 		*why = "the client_assertion's sub is not the client_id";
 		return CP_ERR_INVALID;
 	}

@@ -32,7 +32,7 @@
 /* What an assertion must say (RFC 7523 section 3). */
 struct cp_assertion_expect {
 	const char *client_id;          /* iss and sub */
-	const char *token_endpoint;     /* aud names this ... */
+	const char *endpoint;           /* aud names this token endpoint ... */
 	const char *issuer;             /* ... or this */
 	time_t now;                     /* 0: the clock */
 };
@@ -42,7 +42,7 @@ const char *cp_client_auth_str(enum cp_client_auth auth);
 
 /* Verifies assertion (NUL-terminated) with jwks: signed RS256, PS256 or
  * ES256 by one of its keys (jwt.h; never none or HMAC), iss and sub
- * exactly e->client_id, aud e->token_endpoint or e->issuer (a string or
+ * exactly e->client_id, aud e->endpoint or e->issuer (a string or
  * an array holding one), exp present, not past (CP_JWT_LEEWAY) and at
  * most CP_ASSERTION_MAX_LIFETIME ahead, jti a non-empty string.  On
  * CP_OK *claims holds the claims (caller puts); otherwise CP_ERR_LIMIT,

@@ -230,7 +230,7 @@ client_authenticated(struct cp_req *req, struct cp_login *lg, const struct cp_fo
 		return false;
 	}
 	snprintf(endpoint, sizeof(endpoint), "%s/token", lg->cfg->public_url);
-	e.token_endpoint = endpoint;
+	e.endpoint = endpoint;
 	if (!client_jwks(req, lg, client_id, &jwks, rc))
 		goto out;
 	if ((r = cp_assertion_verify(jwks, assertion, &e, &claims, &why)) != CP_OK) {

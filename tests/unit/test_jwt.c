@@ -702,7 +702,7 @@ static void
 assertion_check(const char *what, char *tok, enum cp_status want)
 {
 	static const struct cp_assertion_expect e = { .client_id = ACID,
-	    .token_endpoint = ATOK, .issuer = AISS, .now = NOW };
+	    .endpoint = ATOK, .issuer = AISS, .now = NOW };
 	json_object *c = NULL;
 	const char *why = NULL;
 	enum cp_status rc = cp_assertion_verify(jwks, tok, &e, &c, &why);
