@@ -14,7 +14,8 @@
 //
 //   node pkjwt-client.mjs assert --key FILE --client-id ID --aud AUD
 //       [--exp-in SECONDS] [--jti JTI] [--iss ISS] [--alg-none]
-//     Prints one client_assertion.  --exp-in (default 60) may be negative
+//     Prints one client_assertion; --aud given twice or more makes aud an
+//     array (one assertion good at several servers of a fleet).  --exp-in (default 60) may be negative
 //     or far ahead and --iss may differ from the client_id, for the
 //     negative tests; --alg-none writes an unsigned JWT (alg none).
 //
@@ -44,7 +45,7 @@ const { values: opt, positionals } = parseArgs({
     'redirect-uri': { type: 'string', default: 'http://127.0.0.1:9300/callback' },
     key: { type: 'string' },
     'client-id': { type: 'string' },
-    aud: { type: 'string' },
+    aud: { type: 'string', multiple: true },
     iss: { type: 'string' },
     'exp-in': { type: 'string', default: '60' },
     jti: { type: 'string' },
@@ -103,7 +104,8 @@ async function sign({ keyFile, clientId, aud, iss, expIn, jti, none }) {
 async function assert() {
   if (!opt.key || !opt['client-id'] || !opt.aud) die('assert needs --key, --client-id and --aud');
   process.stdout.write(await sign({
-    keyFile: opt.key, clientId: opt['client-id'], aud: opt.aud, iss: opt.iss,
+    keyFile: opt.key, clientId: opt['client-id'],
+    aud: opt.aud.length === 1 ? opt.aud[0] : opt.aud, iss: opt.iss,
     expIn: Number(opt['exp-in']), jti: opt.jti ?? randomUUID(), none: opt['alg-none'],
   }));
   process.stdout.write('\n');
