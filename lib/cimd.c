@@ -224,6 +224,8 @@ cp_cimd_doc_free(struct cp_cimd_doc *doc)
 	free(doc->client_name);
 	free(doc->client_uri);
 	free(doc->logo_uri);
+	free(doc->jwks_uri);
+	json_object_put(doc->jwks);
 	for (i = 0; i < doc->redirect_uris_n; i++)
 		free(doc->redirect_uris[i]);
 	free(doc->redirect_uris);
@@ -324,14 +326,30 @@ display_url_ok(const char *s)
 	return good;
 }
 
+/* The members of a JWK that hold private or symmetric key material
+ * (RFC 7518 6.2.2, 6.3.2, 6.4). */
+static const char *const jwk_secret_members[] = {
+	"d", "p", "q", "dp", "dq", "qi", "oth", "k"
+};
+
+static bool
+jwk_has_secret(json_object *k)
+{
+	size_t j;
+
+	for (j = 0; j < sizeof(jwk_secret_members) / sizeof(jwk_secret_members[0]); j++)
+		if (json_object_object_get_ex(k, jwk_secret_members[j], NULL))
+			return true;
+	return false;
+}
+
 /* CIMD-02 4.1: public keys only.  A JWK member holding private or
- * symmetric key material (RFC 7518 6.2.2, 6.3.2, 6.4) refuses the document. */
+ * symmetric key material refuses the document, whatever its auth method. */
 static bool
 jwks_has_private_key(json_object *o)
 {
-	static const char *const secret[] = { "d", "p", "q", "dp", "dq", "qi", "oth", "k" };
-	json_object *jwks, *keys, *k, *v;
-	size_t i, j, n;
+	json_object *jwks, *keys;
+	size_t i, n;
 
 	if (!json_object_object_get_ex(o, "jwks", &jwks))
 		return false;
@@ -342,15 +360,88 @@ jwks_has_private_key(json_object *o)
 	if (!json_object_is_type(keys, json_type_array))
 		return true;
 	n = json_object_array_length(keys);
-	for (i = 0; i < n; i++) {
-		k = json_object_array_get_idx(keys, i);
-		if (!json_object_is_type(k, json_type_object))
+	for (i = 0; i < n; i++)
+		if (!json_object_is_type(json_object_array_get_idx(keys, i), json_type_object) ||
+		    jwk_has_secret(json_object_array_get_idx(keys, i)))
 			return true;
-		for (j = 0; j < sizeof(secret) / sizeof(secret[0]); j++)
-			if (json_object_object_get_ex(k, secret[j], &v))
-				return true;
-	}
 	return false;
+}
+
+bool
+cp_cimd_jwks_check(json_object *jwks, const char **why)
+{
+	const char *reason = NULL;
+	json_object *keys;
+	size_t i, n = 0;
+
+	if (!json_object_is_type(jwks, json_type_object) ||
+	    !json_object_object_get_ex(jwks, "keys", &keys) ||
+	    !json_object_is_type(keys, json_type_array) ||
+	    (n = json_object_array_length(keys)) == 0)
+		reason = "jwks must be an object with a non-empty keys array";
+	else if (n > CP_CIMD_MAX_JWKS_KEYS)
+		reason = "jwks holds too many keys";
+	for (i = 0; reason == NULL && i < n; i++)
+		if (!json_object_is_type(json_object_array_get_idx(keys, i), json_type_object))
+			reason = "jwks keys must be JSON objects";
+		else if (jwk_has_secret(json_object_array_get_idx(keys, i)))
+			reason = "client document contains private key material";
+	if (why != NULL)
+		*why = reason;
+	return reason == NULL;
+}
+
+/*
+ * token_endpoint_auth_method (RFC 7591 section 2).  RFC 7591 defaults
+ * it to client_secret_basic, which CIMD forbids: a missing method can
+ * only mean none (doc/protocol.md 17.6).  private_key_jwt (RFC 7523
+ * section 2.2) needs the client's public keys, as jwks or jwks_uri,
+ * which "MUST NOT both be present" (RFC 7591 section 2).  Fills doc's
+ * auth, jwks and jwks_uri; CP_ERR_INVALID with *why naming the rule.
+ */
+static enum cp_status
+client_auth_check(json_object *o, struct cp_cimd_doc *doc, const char **why)
+{
+	json_object *jwks = NULL;
+	const char *method, *uri;
+	bool has_jwks = json_object_object_get_ex(o, "jwks", &jwks);
+
+	if (opt_string(o, "token_endpoint_auth_method", &method) != CP_OK) {
+		*why = "token_endpoint_auth_method is not a string";
+		return CP_ERR_INVALID;
+	}
+	if (opt_string(o, "jwks_uri", &uri) != CP_OK) {
+		*why = "jwks_uri is not a string";
+		return CP_ERR_INVALID;
+	}
+	if (has_jwks && uri != NULL) {
+		*why = "jwks and jwks_uri must not both be present (RFC 7591 section 2)";
+		return CP_ERR_INVALID;
+	}
+	if (method == NULL || strcmp(method, "none") == 0)
+		return CP_OK;
+	if (strcmp(method, "private_key_jwt") != 0) {
+		*why = "token_endpoint_auth_method must be none or private_key_jwt "
+		    "(shared secrets are forbidden)";
+		return CP_ERR_INVALID;
+	}
+	if (!has_jwks && uri == NULL) {
+		*why = "private_key_jwt needs jwks or jwks_uri";
+		return CP_ERR_INVALID;
+	}
+	if (has_jwks && !cp_cimd_jwks_check(jwks, why))
+		return CP_ERR_INVALID;
+	/* The same URL rules as a client_id: it is fetched the same way. */
+	if (uri != NULL && cp_client_id_check(uri, strlen(uri), NULL) != CP_OK) {
+		*why = "jwks_uri must be an https URL under the client_id rules";
+		return CP_ERR_INVALID;
+	}
+	doc->auth = CP_CLIENT_AUTH_PRIVATE_KEY_JWT;
+	if (has_jwks)
+		doc->jwks = json_object_get(jwks);
+	if (uri != NULL && (doc->jwks_uri = strdup(uri)) == NULL)
+		return CP_ERR_NOMEM;
+	return CP_OK;
 }
 
 /* RFC 3629 section 4: shortest form only, no surrogates, nothing past
@@ -411,7 +502,7 @@ cp_cimd_validate(const char *client_id, const char *body, size_t len,
 	enum cp_status rc;
 	const char *reason = "client document is not valid JSON";
 	json_object *o = NULL, *v, *e;
-	const char *s, *name, *client_uri, *logo_uri, *method;
+	const char *s, *name, *client_uri, *logo_uri;
 	struct cp_url cu;
 	size_t i, n;
 
@@ -459,18 +550,9 @@ cp_cimd_validate(const char *client_id, const char *body, size_t len,
 		reason = "client document contains private key material";
 		goto out;
 	}
-	/* RFC 7591 defaults to client_secret_basic, which CIMD forbids; a
-	 * missing method can only mean none (doc/protocol.md 17.6). */
-	if (opt_string(o, "token_endpoint_auth_method", &method) != CP_OK) {
-		reason = "token_endpoint_auth_method is not a string";
+	if ((rc = client_auth_check(o, doc, &reason)) != CP_OK)
 		goto out;
-	}
-	if (method != NULL && strcmp(method, "none") != 0) {
-		reason = strcmp(method, "private_key_jwt") == 0 ?
-		    "token_endpoint_auth_method private_key_jwt is not supported yet" :
-		    "token_endpoint_auth_method must be none (shared secrets are forbidden)";
-		goto out;
-	}
+	rc = CP_ERR_INVALID;
 	/* doc/protocol.md 6.6-6.7: extra grant types are ignored, but the ones
 	 * this flow uses must be there when the lists are. */
 	if (opt_list_has(o, "grant_types", "authorization_code") != CP_OK) {

@@ -20,11 +20,28 @@
 #include "status.h"
 
 struct cp_store;
+struct json_object;
 
 #define CP_CIMD_MAX_BODY            5120    /* decoded bytes; doc/protocol.md 5.5 */
 #define CP_CIMD_MAX_REDIRECT_URIS   16
 #define CP_CIMD_MAX_NAME            256     /* client_name, bytes of UTF-8 */
 #define CP_CIMD_HASH_LEN            32      /* SHA-256 */
+/* A private_key_jwt client's keys (RFC 7591 section 2: jwks or jwks_uri).
+ * A jwks_uri is fetched like the document (fetch.h), so its body has the
+ * document's cap; a set holds at most MAX_JWKS_KEYS keys either way. */
+#define CP_CIMD_MAX_JWKS            CP_CIMD_MAX_BODY
+#define CP_CIMD_MAX_JWKS_KEYS       8
+/* The store key prefix of a cached jwks_uri body (CP_NS_CIMD and
+ * CP_NS_CIMD_GOOD): no client_id starts with it, so the two never meet. */
+#define CP_CIMD_JWKS_KEY            "jwks:"
+
+/* How a client authenticates at /token (RFC 7591 section 2,
+ * token_endpoint_auth_method): public, or by a JWT it signs (RFC 7523
+ * section 2.2) with a key of its document's JWKS. */
+enum cp_client_auth {
+	CP_CLIENT_AUTH_NONE = 0,
+	CP_CLIENT_AUTH_PRIVATE_KEY_JWT
+};
 
 /* Cache lifetimes (doc/protocol.md 7.4): the server's max-age or Expires is
  * clamped into [MIN, MAX]; without either, DEFAULT.  The last good copy
@@ -60,6 +77,9 @@ struct cp_cimd_doc {
 	size_t redirect_uris_n;
 	bool loopback_only;         /* every redirect URI is http loopback */
 	bool operator_registered;   /* client_static, not a document (client_static.h) */
+	enum cp_client_auth auth;   /* token_endpoint_auth_method */
+	struct json_object *jwks;   /* private_key_jwt: the inline key set, or NULL */
+	char *jwks_uri;             /* private_key_jwt: https URL of the set, or NULL */
 	unsigned char hash[CP_CIMD_HASH_LEN];   /* SHA-256 of the body bytes */
 };
 
@@ -98,15 +118,36 @@ bool cp_client_allowed(const struct cp_config *cfg, const char *client_id);
  * also after a failure).  Strict JSON (jsonparse.h: no duplicate member,
  * no trailing bytes, UTF-8, depth cap), an object whose client_id equals
  * client_id exactly, redirect_uris a non-empty array of https or http
- * loopback URLs without fragment or userinfo, no client_secret, auth
- * method none (missing means none), authorization_code and code present
- * when grant_types / response_types are.  Returns CP_OK, CP_ERR_SYNTAX,
+ * loopback URLs without fragment or userinfo, no client_secret and no
+ * private key material, auth method none (missing means none) or
+ * private_key_jwt with exactly one of jwks (a key set, cp_cimd_jwks_check)
+ * and jwks_uri (an https URL under cp_client_id_check's rules),
+ * authorization_code and code present when grant_types / response_types
+ * are.  Returns CP_OK, CP_ERR_SYNTAX,
  * CP_ERR_DUPLICATE, CP_ERR_LIMIT, CP_ERR_INVALID or CP_ERR_NOMEM, with
  * *why (may be NULL) a static phrase naming the rule. */
 enum cp_status cp_cimd_validate(const char *client_id, const char *body,
     size_t len, struct cp_cimd_doc *doc, const char **why);
 
 void cp_cimd_doc_free(struct cp_cimd_doc *doc);
+
+/* True when jwks is a public key set a client may sign with: an object
+ * whose "keys" is an array of 1..CP_CIMD_MAX_JWKS_KEYS objects, none
+ * holding private or symmetric key material (RFC 7517 section 5; RFC
+ * 7518 sections 6.2.2, 6.3.2 and 6.4).  *why (may be NULL) names the rule
+ * broken. */
+bool cp_cimd_jwks_check(struct json_object *jwks, const char **why);
+
+/* The key set a private_key_jwt client signs with: doc's inline jwks, or
+ * its jwks_uri's body, taken from the store's fresh copy, else fetched
+ * (cp_cimd_fetch: the SSRF, size and host-rate rules of a document),
+ * checked with cp_cimd_jwks_check and cached for cp_cimd_cache_ttl, else
+ * on a transport failure the last good copy.  st may be NULL (no cache).
+ * *jwks gets a reference the caller puts.  CP_ERR_INVALID when doc has
+ * no key set or it breaks the rules (*why says which), else the fetch's
+ * failure. */
+enum cp_status cp_cimd_jwks(const struct cp_config *cfg, struct cp_store *st,
+    const struct cp_cimd_doc *doc, struct json_object **jwks, const char **why);
 
 /* The name to show: client_name, else the client_id's host. */
 const char *cp_cimd_display_name(const struct cp_cimd_doc *doc);

@@ -12,8 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "buf.h"
 #include "cimd.h"
+#include "jsonparse.h"
 #include "client_static.h"
 #include "fetch.h"
 #include "limits.h"
@@ -267,6 +270,8 @@ out:
 	return rc;
 }
 
+/* Caches res's body under key (a client_id, or CP_CIMD_JWKS_KEY and a
+ * jwks_uri) for its cp_cimd_cache_ttl, and as the last good copy. */
 static void
 cache(struct cp_store *st, const char *client_id, const struct cp_fetch_result *res,
     enum cp_cimd_source *source)
@@ -463,5 +468,106 @@ out:
 	}
 	if (why != NULL)
 		*why = rc == CP_OK ? NULL : reason != NULL ? reason : cp_status_str(rc);
+	return rc;
+}
+
+/* The JWKS of body[0..len) when it parses strictly and passes
+ * cp_cimd_jwks_check; NULL otherwise (*why says why). */
+static json_object *
+jwks_parse(const char *body, size_t len, const char **why)
+{
+	json_object *o = NULL;
+
+	if (cp_json_parse_object(body, len, &o) != CP_OK) {
+		*why = "the jwks_uri document is not a strict JSON object";
+		return NULL;
+	}
+	if (!cp_cimd_jwks_check(o, why)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The cached body of key in ns, checked, or NULL. */
+static json_object *
+jwks_from_store(struct cp_store *st, enum cp_store_ns ns, const char *key)
+{
+	struct cp_buf body;
+	json_object *o = NULL;
+	const char *why;
+
+	if (st == NULL)
+		return NULL;
+	cp_buf_init(&body, CP_CIMD_MAX_JWKS);
+	if (cp_store_get(st, ns, key, strlen(key), &body, NULL) == CP_OK)
+		o = jwks_parse(cp_buf_cstr(&body), body.len, &why);
+	cp_buf_free(&body);
+	return o;
+}
+
+/* Fetches uri as a document is fetched (same SSRF rules, cap, host
+ * count), checks and caches it under key. */
+static enum cp_status
+jwks_fetch(const struct cp_config *cfg, struct cp_store *st, const char *uri,
+    const char *key, json_object **jwks, const char **why)
+{
+	struct cp_fetch_result res;
+	enum cp_cimd_source source;
+	enum cp_status rc;
+
+	memset(&res, 0, sizeof(res));
+	cp_buf_init(&res.body, CP_CIMD_MAX_JWKS);
+	if (count_host_fetch(st, uri) == CP_ERR_DENIED) {
+		*why = "the client's server was asked too often this minute";
+		rc = CP_ERR_FETCH;
+		goto out;
+	}
+	if ((rc = cp_cimd_fetch(cfg, uri, &res)) != CP_OK) {
+		*why = res.why != NULL ? res.why : cp_status_str(rc);
+		cp_log(CP_LOG_INFO, "jwks_uri %s not fetched: %s (HTTP %ld)", uri, *why,
+		    res.status);
+		if (res.klass == CP_FETCH_TRANSPORT && rc == CP_ERR_UPSTREAM)
+			rc = CP_ERR_FETCH;
+		goto out;
+	}
+	if ((*jwks = jwks_parse(cp_buf_cstr(&res.body), res.body.len, why)) == NULL) {
+		cp_log(CP_LOG_INFO, "jwks_uri %s refused: %s", uri, *why);
+		evict(st, key);
+		rc = CP_ERR_INVALID;
+		goto out;
+	}
+	cache(st, key, &res, &source);
+out:
+	cp_buf_free(&res.body);
+	return rc;
+}
+
+enum cp_status
+cp_cimd_jwks(const struct cp_config *cfg, struct cp_store *st,
+    const struct cp_cimd_doc *doc, json_object **jwks, const char **why)
+{
+	char key[CP_STORE_MAX_KEY];
+	enum cp_status rc;
+
+	*jwks = NULL;
+	*why = NULL;
+	if (doc->jwks != NULL) {
+		*jwks = json_object_get(doc->jwks);
+		return CP_OK;
+	}
+	if (doc->jwks_uri == NULL || make_key(key, CP_CIMD_JWKS_KEY, doc->jwks_uri) == 0) {
+		*why = "the client document has no key set";
+		return CP_ERR_INVALID;
+	}
+	if ((*jwks = jwks_from_store(st, CP_NS_CIMD, key)) != NULL)
+		return CP_OK;
+	rc = jwks_fetch(cfg, st, doc->jwks_uri, key, jwks, why);
+	/* doc/protocol.md 5.11: only when the host did not answer usably. */
+	if (cp_cimd_failure_transient(rc) &&
+	    (*jwks = jwks_from_store(st, CP_NS_CIMD_GOOD, key)) != NULL) {
+		cp_log(CP_LOG_WARN, "jwks_uri %s: using the last good copy", doc->jwks_uri);
+		rc = CP_OK;
+	}
 	return rc;
 }

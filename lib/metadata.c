@@ -123,7 +123,11 @@ cp_metadata_authorization_server(const struct cp_config *cfg)
 	static const char *const code[] = { "code", NULL };
 	static const char *const grants[] = { "authorization_code", "refresh_token", NULL };
 	static const char *const s256[] = { "S256", NULL };
-	static const char *const none[] = { "none", NULL };
+	/* RFC 8414 2: how clients authenticate at /token (client_auth.h),
+	 * and the JWS algorithms a private_key_jwt assertion may use
+	 * (jwt.h). */
+	static const char *const auth[] = { "none", "private_key_jwt", NULL };
+	static const char *const algs[] = { "RS256", "ES256", "PS256", NULL };
 	json_object *o = json_object_new_object();
 
 	/* No registration_endpoint: /register always refuses (doc/protocol.md
@@ -134,7 +138,8 @@ cp_metadata_authorization_server(const struct cp_config *cfg)
 	    add(o, "response_types_supported", strings(code)) &&
 	    add(o, "grant_types_supported", strings(grants)) &&
 	    add(o, "code_challenge_methods_supported", strings(s256)) &&
-	    add(o, "token_endpoint_auth_methods_supported", strings(none)) &&
+	    add(o, "token_endpoint_auth_methods_supported", strings(auth)) &&
+	    add(o, "token_endpoint_auth_signing_alg_values_supported", strings(algs)) &&
 	    add(o, "client_id_metadata_document_supported", json_object_new_boolean(1)) &&
 	    add(o, "authorization_response_iss_parameter_supported", json_object_new_boolean(1)) &&
 	    add(o, "scopes_supported", cp_metadata_scopes(cfg, true)))

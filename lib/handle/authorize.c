@@ -28,6 +28,7 @@
 #include "redirect.h"
 #include "params.h"
 #include "response.h"
+#include "client_auth.h"
 
 /*
  * The validated authorization request travels as a flat JSON object,
@@ -35,7 +36,8 @@
  * (CP_SEAL_AUTHZ_STATE): client_id, redirect_uri (exactly as requested,
  * for the /token comparison of RFC 6749 4.1.3), state (only if sent),
  * scope, resource, code_challenge, login_hint, browser (the browser id
- * as base64url) and doc_hash.  The IdP state drops login_hint and, when
+ * as base64url), doc_hash and, for a private_key_jwt client, client_auth
+ * (client_auth.h).  The IdP state drops login_hint and, when
  * the user approved under consent = remember, adds consent = "remember":
  * the approval is stored only once the login succeeds (/callback renews
  * the cookie, the code carries the choice, /token stores it after the
@@ -375,6 +377,11 @@ check_request(struct cp_req *req, struct cp_login *lg, const struct cp_form *f,
 	    (rc = cp_login_set(o, "code_challenge", challenge)) != CP_OK ||
 	    (rc = cp_login_set(o, "login_hint", login_hint)) != CP_OK ||
 	    (rc = cp_login_set(o, "doc_hash", c->doc_hash)) != CP_OK)
+		goto out;
+	/* The auth method /token will demand is bound here, so a document
+	 * changed later cannot make the code's client public. */
+	if (c->doc.auth != CP_CLIENT_AUTH_NONE &&
+	    (rc = cp_login_set(o, "client_auth", cp_client_auth_str(c->doc.auth))) != CP_OK)
 		goto out;
 	*areq = o;
 	o = NULL;

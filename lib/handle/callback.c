@@ -58,7 +58,7 @@ recheck_client(struct cp_req *req, struct cp_login *lg, json_object *st, bool *s
 
 /* The success answer: our code wraps the IdP's, bound to the client,
  * the exact redirect_uri, resource, scope and challenge (doc/protocol.md
- * 10.6).  An approval to remember rides along as consent_browser and
+ * 10.6), and the client's auth method when it is not none (client_auth.h).  An approval to remember rides along as consent_browser and
  * consent_doc_hash: /callback cannot tell a real IdP code from a forged
  * one, so only /token, once the IdP accepted the code, stores it.  The
  * browser's cookie is renewed here, after the code is sealed, so the
@@ -84,7 +84,8 @@ issue_code(struct cp_req *req, struct cp_login *lg, json_object *st,
 	    (rc = cp_login_set(o, "redirect_uri", cp_login_str(st, "redirect_uri"))) != CP_OK ||
 	    (rc = cp_login_set(o, "resource", cp_login_str(st, "resource"))) != CP_OK ||
 	    (rc = cp_login_set(o, "scope", cp_login_str(st, "scope"))) != CP_OK ||
-	    (rc = cp_login_set(o, "code_challenge", cp_login_str(st, "code_challenge"))) != CP_OK)
+	    (rc = cp_login_set(o, "code_challenge", cp_login_str(st, "code_challenge"))) != CP_OK ||
+	    (rc = cp_login_set(o, "client_auth", cp_login_str(st, "client_auth"))) != CP_OK)
 		goto out;
 	if (remember &&
 	    ((rc = cp_login_set(o, "consent_browser", cp_login_str(st, "browser"))) != CP_OK ||

@@ -1,7 +1,9 @@
 /*
  * POST /token (RFC 6749 3.2): the authorization_code and refresh_token
- * grants of public CIMD clients, each unwrapping our own sealed envelope
- * and forwarding to the IdP with the static IdP client.
+ * grants of CIMD clients, public (none) or authenticated by a signed
+ * client_assertion (private_key_jwt, client_auth.h), each unwrapping our
+ * own sealed envelope and forwarding to the IdP with the static IdP
+ * client.
  */
 #include "config.h"
 
@@ -13,6 +15,8 @@
 
 #include "audit.h"
 #include "bearer.h"
+#include "cimd.h"
+#include "client_auth.h"
 #include "consent.h"
 #include "form.h"
 #include "idp_login.h"
@@ -131,16 +135,122 @@ audit_issued(struct cp_login *lg, const char *client_id, bool code, json_object 
 	free(user);
 }
 
-/* RFC 6749 2.3 and 5.2: our clients are all `none`; one that tries to
- * authenticate gets invalid_client, with a challenge for the scheme it
- * used. */
+/* RFC 6749 2.3 and 5.2: no client has a secret; one that tries to
+ * authenticate with one gets invalid_client, with a challenge for the
+ * scheme it used. */
 static enum cp_status
 fail_client_auth(struct cp_req *req)
 {
 	cp_resp_header(req, "WWW-Authenticate", "Basic realm=\"cimd-proxy\"");
 	return fail(req, 401, "invalid_client",
-	    "clients of this server are public (token_endpoint_auth_method none); "
+	    "clients of this server authenticate with none or private_key_jwt; "
 	    "send no client secret or Authorization header");
+}
+
+/* A client_assertion refused (RFC 6749 5.2: invalid_client, 401).  No
+ * WWW-Authenticate: the client used no HTTP authentication scheme that
+ * a challenge could name. */
+static enum cp_status
+fail_assertion(struct cp_req *req, const char *client_id, const char *why)
+{
+	cp_log_security("client authentication failed (client %.200s): %s", client_id, why);
+	return fail(req, 401, "invalid_client", why);
+}
+
+/* The checked key set of client_id's document as /token sees it now
+ * (cached, else fetched: cimd.h).  false when the answer was sent. */
+static bool
+client_jwks(struct cp_req *req, struct cp_login *lg, const char *client_id,
+    json_object **jwks, enum cp_status *rc)
+{
+	struct cp_cimd_doc doc;
+	enum cp_cimd_source src;
+	const char *why = NULL;
+	enum cp_status r;
+
+	r = cp_cimd_resolve(lg->cfg, lg->st, client_id, &doc, &src, &why);
+	if (r == CP_OK && doc.auth != CP_CLIENT_AUTH_PRIVATE_KEY_JWT) {
+		r = CP_ERR_INVALID;
+		why = "the client's document no longer says private_key_jwt";
+	}
+	if (r == CP_OK)
+		r = cp_cimd_jwks(lg->cfg, lg->st, &doc, jwks, &why);
+	cp_cimd_doc_free(&doc);
+	if (r == CP_OK)
+		return true;
+	if (r == CP_ERR_NOMEM)
+		*rc = r;
+	else if (r == CP_ERR_STORE || cp_cimd_failure_transient(r))
+		*rc = fail(req, 503, "temporarily_unavailable",
+		    "the client's keys cannot be had right now");
+	else
+		*rc = fail_assertion(req, client_id, why != NULL ? why : cp_status_str(r));
+	return false;
+}
+
+/*
+ * Client authentication (RFC 6749 3.2.1; RFC 7521 4.2; RFC 7523 3) by
+ * the method env was bound to at /authorize (client_auth; absent: none).
+ * A public client may not present an assertion, and a private_key_jwt
+ * client may not leave it out: either way invalid_client, 401.  The
+ * assertion's jti is spent only once everything else about it passed.
+ * True when the client is authenticated; false when the answer (into
+ * *rc) was sent.  Nothing the request carries is spent on a refusal.
+ */
+static bool
+client_authenticated(struct cp_req *req, struct cp_login *lg, const struct cp_form *f,
+    json_object *env, enum cp_status *rc)
+{
+	const char *client_id = cp_form_get(f, "client_id");
+	const char *type = cp_form_get(f, "client_assertion_type");
+	const char *assertion = cp_form_get(f, "client_assertion");
+	const char *method = cp_login_str(env, "client_auth");
+	char endpoint[CP_MAX_URL + 16];
+	struct cp_assertion_expect e = { .client_id = client_id, .issuer = lg->cfg->public_url };
+	json_object *jwks = NULL, *claims = NULL;
+	const char *why = NULL;
+	enum cp_status r;
+	bool ok = false;
+
+	if (method == NULL) {
+		if (type == NULL && assertion == NULL)
+			return true;
+		*rc = fail_assertion(req, client_id, "this client is public "
+		    "(token_endpoint_auth_method none); send no client_assertion");
+		return false;
+	}
+	if (strcmp(method, cp_client_auth_str(CP_CLIENT_AUTH_PRIVATE_KEY_JWT)) != 0) {
+		*rc = fail(req, 500, "server_error", "the grant names an unknown auth method");
+		return false;
+	}
+	if (type == NULL || assertion == NULL || strcmp(type, CP_ASSERTION_TYPE) != 0) {
+		*rc = fail_assertion(req, client_id, "this client authenticates with "
+		    "private_key_jwt: send client_assertion_type " CP_ASSERTION_TYPE
+		    " and a client_assertion (RFC 7523 section 2.2)");
+		return false;
+	}
+	snprintf(endpoint, sizeof(endpoint), "%s/token", lg->cfg->public_url);
+	e.endpoint = endpoint;
+	if (!client_jwks(req, lg, client_id, &jwks, rc))
+		goto out;
+	if ((r = cp_assertion_verify(jwks, assertion, &e, &claims, &why)) != CP_OK) {
+		*rc = fail_assertion(req, client_id, why);
+		goto out;
+	}
+	r = cp_assertion_spend(lg->st, client_id, claims);
+	if (r == CP_ERR_REPLAY) {
+		*rc = fail_assertion(req, client_id, "the client_assertion's jti was used before");
+		goto out;
+	}
+	if (r != CP_OK) {
+		*rc = fail(req, 503, "temporarily_unavailable", "the state store is unavailable");
+		goto out;
+	}
+	ok = true;
+out:
+	json_object_put(claims);
+	json_object_put(jwks);
+	return ok;
 }
 
 /*
@@ -181,6 +291,7 @@ remember_consent(struct cp_login *lg, json_object *env, time_t expires)
 struct grant_info {
 	const char *id;
 	const char *scope;
+	const char *client_auth;    /* bound at /authorize; NULL: none */
 	bool from_answer;
 	json_object *code;
 	time_t code_expires;
@@ -237,6 +348,8 @@ answer_tokens(struct cp_req *req, struct cp_login *lg, const char *client_id,
 			rc = cp_login_set(plain, "grant", g->id);
 		if (rc == CP_OK)
 			rc = cp_login_set(plain, "scope", scope);
+		if (rc == CP_OK)
+			rc = cp_login_set(plain, "client_auth", g->client_auth);
 		/* revoke.h: whose grant, for revoke --user. */
 		if (rc == CP_OK)
 			rc = cp_revoke_user_set(lg->cfg, lg->st, idp, plain);
@@ -328,6 +441,12 @@ grant_type_ok(const struct cp_config *cfg, const char *v)
 }
 
 #define REQUIRED(name) { name, true, 0, NULL, "invalid_request", NULL, NULL, NULL }
+/* RFC 7523 2.2: optional here; client_authenticated decides who needs them. */
+#define ASSERTION_PARAMS \
+	{ "client_assertion_type", false, sizeof(CP_ASSERTION_TYPE) - 1, NULL, NULL, NULL, \
+	  "invalid_client", "client_assertion_type must be " CP_ASSERTION_TYPE }, \
+	{ "client_assertion", false, CP_ASSERTION_MAX_LEN, NULL, NULL, NULL, \
+	  "invalid_client", "client_assertion is too long" }
 
 /* /token's parameters (RFC 6749 3.2, 4.1.3, 6; RFC 7636 4.5), checked
  * in order: first the grant type, then those of the grant. */
@@ -337,14 +456,15 @@ static const struct cp_param_spec token_params[] = {
 };
 static const struct cp_param_spec code_params[] = {
 	REQUIRED("code"), REQUIRED("redirect_uri"), REQUIRED("client_id"),
-	REQUIRED("code_verifier"),
+	REQUIRED("code_verifier"), ASSERTION_PARAMS,
 };
 static const struct cp_param_spec refresh_params[] = {
-	REQUIRED("refresh_token"), REQUIRED("client_id"),
+	REQUIRED("refresh_token"), REQUIRED("client_id"), ASSERTION_PARAMS,
 };
 
 /* Checks f against params[0..n): true when it passed, else the answer
- * (invalid_request naming a missing parameter) was sent into *rc. */
+ * (invalid_request naming a missing parameter; invalid_client, 401, for
+ * a client authentication parameter: RFC 6749 5.2) was sent into *rc. */
 static bool
 params_ok(struct cp_req *req, const struct cp_param_spec *params, size_t n,
     const struct cp_form *f, enum cp_status *rc)
@@ -354,7 +474,8 @@ params_ok(struct cp_req *req, const struct cp_param_spec *params, size_t n,
 
 	if (cp_params_check(params, n, req->cfg, f, &fault))
 		return true;
-	*rc = fail(req, 400, cp_param_error(&fault), cp_param_why(&fault, why, sizeof(why)));
+	*rc = fail(req, strcmp(cp_param_error(&fault), "invalid_client") == 0 ? 401 : 400,
+	    cp_param_error(&fault), cp_param_why(&fault, why, sizeof(why)));
 	return false;
 }
 
@@ -405,6 +526,8 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		    "the code was not issued to this client_id and redirect_uri");
 		goto out;
 	}
+	if (!client_authenticated(req, lg, f, env, &rc))
+		goto out;
 	bound_resource = cp_login_str(env, "resource");
 	if (resource != NULL && (bound_resource != NULL ?
 	    strcmp(resource, bound_resource) != 0 :
@@ -451,6 +574,7 @@ grant_code(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		goto out;
 	g.id = grant;
 	g.scope = cp_login_str(env, "scope");
+	g.client_auth = cp_login_str(env, "client_auth");
 	g.from_answer = true;
 	g.code = env;
 	g.code_expires = expires;
@@ -493,6 +617,8 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 		rc = fail(req, 400, "invalid_grant", "the refresh token was not issued to this client_id");
 		goto out;
 	}
+	if (!client_authenticated(req, lg, f, env, &rc))
+		goto out;
 	/* Envelopes sealed before grants were recorded carry none. */
 	if ((grant = cp_login_str(env, "grant")) != NULL &&
 	    (rc = grant_check(lg, grant)) != CP_OK) {
@@ -528,6 +654,7 @@ grant_refresh(struct cp_req *req, struct cp_login *lg, const struct cp_form *f)
 	 * grant. */
 	g.id = grant;
 	g.scope = cp_login_str(env, "scope");
+	g.client_auth = cp_login_str(env, "client_auth");
 	if (scope != NULL && g.scope != NULL && !cp_oauth_scope_within(scope, g.scope)) {
 		cp_log(CP_LOG_INFO, "refresh asked for a scope outside its grant (client %.200s)",
 		    client_id);

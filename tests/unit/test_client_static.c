@@ -56,6 +56,8 @@ main(void)
 	is_int(doc.redirect_uris_n, 2, "  two redirect URIs");
 	is_str(doc.redirect_uris[1], "https://app.example.com/cb", "  kept in order");
 	ok(!doc.loopback_only, "  an https one: not loopback only");
+	ok(doc.auth == CP_CLIENT_AUTH_NONE && doc.jwks == NULL && doc.jwks_uri == NULL,
+	    "  public: token_endpoint_auth_method none, no keys");
 	cp_cimd_doc_free(&doc);
 	ok(cp_client_static_doc(&cfg, "copilot-cli", &doc) == CP_OK && doc.loopback_only,
 	    "copilot-cli: loopback only");

@@ -16,6 +16,7 @@
 #include <gnutls/gnutls.h>
 
 #include "buf.h"
+#include "client_auth.h"
 #include "jsonparse.h"
 #include "jwt.h"
 #include "../fuzz/jwt_jwks.h"
@@ -332,6 +333,9 @@ json_cases(void)
 	}
 	is_int(cp_json_parse_object("{\"a\":\"\0\"}", 8, &o), CP_ERR_SYNTAX, "json with a NUL");
 }
+
+
+static void assertion_cases(void);
 
 int
 main(void)
@@ -663,6 +667,8 @@ main(void)
 		free(tok);
 	}
 
+	assertion_cases();
+
 	json_object_put(jwks);
 	gnutls_privkey_deinit(rsa1);
 	gnutls_privkey_deinit(rsa2);
@@ -670,4 +676,104 @@ main(void)
 	gnutls_privkey_deinit(ec1);
 	gnutls_privkey_deinit(ec2);
 	return tap_done();
+}
+
+/*
+ * private_key_jwt assertions (client_auth.h; RFC 7523 section 3): the
+ * claims a client signs, and each way of getting them wrong.
+ */
+#define ACID    "https://client.example/doc.json"
+#define ATOK    "https://mcp.example/token"
+#define AISS    "https://mcp.example"
+
+static char *
+assertion_claims(const char *iss, const char *sub, const char *aud, long exp,
+    const char *jti)
+{
+	struct cp_buf b;
+
+	cp_buf_init(&b, 4096);
+	cp_buf_printf(&b, "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":%s,\"exp\":%ld%s%s%s}",
+	    iss, sub, aud, exp, jti ? ",\"jti\":\"" : "", jti ? jti : "", jti ? "\"" : "");
+	return cp_buf_steal(&b);
+}
+
+static void
+assertion_check(const char *what, char *tok, enum cp_status want)
+{
+	static const struct cp_assertion_expect e = { .client_id = ACID,
+	    .endpoint = ATOK, .issuer = AISS, .now = NOW };
+	json_object *c = NULL;
+	const char *why = NULL;
+	enum cp_status rc = cp_assertion_verify(jwks, tok, &e, &c, &why);
+
+	is_int(rc, want, "assertion: %s -> %s%s%s", what, cp_status_str(want),
+	    why ? " / " : "", why ? why : "");
+	ok((rc == CP_OK) == (c != NULL) && (rc == CP_OK) == (why == NULL),
+	    "  claims only on success, a reason only on failure");
+	json_object_put(c);
+	free(tok);
+}
+
+#define AQ(s) "\"" s "\""
+
+static void
+assertion_cases(void)
+{
+	char *big;
+
+	assertion_check("RS256, aud the token endpoint", mint(H("RS256", "r1"),
+	    assertion_claims(ACID, ACID, AQ(ATOK), NOW + 60, "j1"), rsa1, RS, SIG_OK), CP_OK);
+	assertion_check("ES256, aud the issuer", mint(H("ES256", "e1"),
+	    assertion_claims(ACID, ACID, AQ(AISS), NOW + 60, "j1"), ec1, ES, SIG_OK), CP_OK);
+	assertion_check("PS256, aud an array naming the issuer", mint(H("PS256", "p1"),
+	    assertion_claims(ACID, ACID, "[\"x\"," AQ(AISS) "]", NOW + 60, "j1"), rsa1, PS,
+	    SIG_OK), CP_OK);
+	assertion_check("exp exactly 5 minutes ahead", mint(H("RS256", "r1"),
+	    assertion_claims(ACID, ACID, AQ(ATOK), NOW + CP_ASSERTION_MAX_LIFETIME, "j1"),
+	    rsa1, RS, SIG_OK), CP_OK);
+	assertion_check("exp an hour ahead", mint(H("RS256", "r1"),
+	    assertion_claims(ACID, ACID, AQ(ATOK), NOW + 3600, "j1"), rsa1, RS, SIG_OK),
+	    CP_ERR_INVALID);
+	assertion_check("expired", mint(H("RS256", "r1"),
+	    assertion_claims(ACID, ACID, AQ(ATOK), NOW - 600, "j1"), rsa1, RS, SIG_OK),
+	    CP_ERR_EXPIRED);
+	assertion_check("no exp", mint(H("RS256", "r1"), raw_claims("{\"iss\":\"" ACID
+	    "\",\"sub\":\"" ACID "\",\"aud\":\"" ATOK "\",\"jti\":\"j\"}"), rsa1, RS, SIG_OK),
+	    CP_ERR_INVALID);
+	assertion_check("no jti", mint(H("RS256", "r1"),
+	    assertion_claims(ACID, ACID, AQ(ATOK), NOW + 60, NULL), rsa1, RS, SIG_OK),
+	    CP_ERR_INVALID);
+	assertion_check("empty jti", mint(H("RS256", "r1"),
+	    assertion_claims(ACID, ACID, AQ(ATOK), NOW + 60, ""), rsa1, RS, SIG_OK),
+	    CP_ERR_INVALID);
+	assertion_check("iss another client", mint(H("RS256", "r1"),
+	    assertion_claims("https://client.example/other.json", ACID, AQ(ATOK), NOW + 60,
+	    "j1"), rsa1, RS, SIG_OK), CP_ERR_INVALID);
+	assertion_check("sub another client", mint(H("RS256", "r1"),
+	    assertion_claims(ACID, "https://client.example/other.json", AQ(ATOK), NOW + 60,
+	    "j1"), rsa1, RS, SIG_OK), CP_ERR_INVALID);
+	assertion_check("aud another server", mint(H("RS256", "r1"),
+	    assertion_claims(ACID, ACID, AQ("https://other.example/token"), NOW + 60, "j1"),
+	    rsa1, RS, SIG_OK), CP_ERR_INVALID);
+	assertion_check("aud the token endpoint with a trailing slash", mint(H("RS256", "r1"),
+	    assertion_claims(ACID, ACID, AQ(ATOK "/"), NOW + 60, "j1"), rsa1, RS, SIG_OK),
+	    CP_ERR_INVALID);
+	assertion_check("aud an array without us", mint(H("RS256", "r1"),
+	    assertion_claims(ACID, ACID, "[\"x\",1]", NOW + 60, "j1"), rsa1, RS, SIG_OK),
+	    CP_ERR_INVALID);
+	assertion_check("signed by another key", mint(H("RS256", "r1"),
+	    assertion_claims(ACID, ACID, AQ(ATOK), NOW + 60, "j1"), rsa2, RS, SIG_OK),
+	    CP_ERR_CRYPTO);
+	assertion_check("alg none", mint("{\"alg\":\"none\"}",
+	    assertion_claims(ACID, ACID, AQ(ATOK), NOW + 60, "j1"), NULL, 0, SIG_NONE),
+	    CP_ERR_SYNTAX);
+	assertion_check("HS256 keyed with the public modulus", mint(H("HS256", "r1"),
+	    assertion_claims(ACID, ACID, AQ(ATOK), NOW + 60, "j1"), NULL, 0,
+	    SIG_HMAC_MODULUS), CP_ERR_INVALID);
+	big = malloc(CP_ASSERTION_MAX_LEN + 2);
+	memset(big, 'A', CP_ASSERTION_MAX_LEN + 1);
+	big[10] = big[20] = '.';
+	big[CP_ASSERTION_MAX_LEN + 1] = '\0';
+	assertion_check("one octet over CP_ASSERTION_MAX_LEN", big, CP_ERR_LIMIT);
 }

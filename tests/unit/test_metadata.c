@@ -63,7 +63,8 @@ main(void)
 	is_str(member(o, "response_types_supported"), "[\"code\"]", "response types");
 	is_str(member(o, "grant_types_supported"), "[\"authorization_code\",\"refresh_token\"]", "grant types");
 	is_str(member(o, "code_challenge_methods_supported"), "[\"S256\"]", "S256 only");
-	is_str(member(o, "token_endpoint_auth_methods_supported"), "[\"none\"]", "auth none");
+	is_str(member(o, "token_endpoint_auth_methods_supported"), "[\"none\",\"private_key_jwt\"]", "auth none and private_key_jwt");
+	is_str(member(o, "token_endpoint_auth_signing_alg_values_supported"), "[\"RS256\",\"ES256\",\"PS256\"]", "assertion algs");
 	is_str(member(o, "client_id_metadata_document_supported"), "true", "CIMD supported");
 	is_str(member(o, "authorization_response_iss_parameter_supported"), "true", "iss supported");
 	ok(member(o, "registration_endpoint") == NULL, "no registration_endpoint");

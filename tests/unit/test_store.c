@@ -19,6 +19,8 @@
 #include "store_pg.h"
 #endif
 
+#include "client_auth.h"
+#include "jwt.h"
 #include "store.h"
 #include "../tap.h"
 
@@ -964,6 +966,50 @@ test_walk(struct cp_store *st)
 }
 
 /* Basics, purge and limits on one handle, as a FastCGI process uses it. */
+/* private_key_jwt (client_auth.h): an assertion's jti is spent once per
+ * client, in whichever store the fleet shares. */
+static json_object *
+assertion_claims(const char *jti, time_t exp)
+{
+	json_object *c = json_object_new_object();
+
+	if (jti != NULL)
+		json_object_object_add(c, "jti", json_object_new_string(jti));
+	json_object_object_add(c, "exp", json_object_new_int64((int64_t)exp));
+	return c;
+}
+
+static void
+test_assertion_jti(struct cp_store *st)
+{
+	time_t now = time(NULL);
+	json_object *j1 = assertion_claims("j-1", now + 60);
+	json_object *bc = assertion_claims("bc", now + 60);
+	json_object *c = assertion_claims("c", now + 60);
+	json_object *none = assertion_claims(NULL, now + 60);
+	json_object *old = assertion_claims("j-old", now - CP_JWT_LEEWAY - 1);
+
+	is_int(cp_assertion_spend(st, "https://a.example/c.json", j1), CP_OK, "jti: first use");
+	is_int(cp_assertion_spend(st, "https://a.example/c.json", j1), CP_ERR_REPLAY,
+	    "jti: second use is a replay");
+	is_int(cp_assertion_spend(st, "https://b.example/c.json", j1), CP_OK,
+	    "jti: the same jti from another client is its own");
+	is_int(cp_assertion_spend(st, "https://a.example/a", bc), CP_OK, "jti: (a, bc)");
+	is_int(cp_assertion_spend(st, "https://a.example/ab", c), CP_OK,
+	    "jti: (ab, c) is another pair, not a replay of it");
+	is_int(cp_assertion_spend(st, "https://a.example/c.json", none), CP_ERR_INTERNAL,
+	    "jti: claims without one are the caller's bug");
+	cp_assertion_spend(st, "https://a.example/c.json", old);
+	is_int(cp_assertion_spend(st, "https://a.example/c.json", old), CP_OK,
+	    "jti: a mark kept past its exp and leeway is free again");
+	json_object_put(j1);
+	json_object_put(bc);
+	json_object_put(c);
+	json_object_put(none);
+	json_object_put(old);
+}
+
+
 static void
 case_operations(const struct backend *be)
 {
@@ -977,6 +1023,7 @@ case_operations(const struct backend *be)
 	test_purge(st);
 	test_limits(st);
 	test_walk(st);
+	test_assertion_jti(st);
 	cp_store_close(st);
 }
 
