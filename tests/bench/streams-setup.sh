@@ -59,7 +59,6 @@ streams_upstream() {
 }
 
 streams_token() {
-	local verifier challenge url back code i
 	sh "$top_srcdir/tests/pki.sh" "$SRV_ROOT/pki" >/dev/null || return 1
 	chmod 755 "$SRV_ROOT/pki"
 	CA=$SRV_ROOT/pki/ca.pem
@@ -68,18 +67,8 @@ streams_token() {
 		--redirect-uri "$STREAMS_REDIRECT" --client-id "$STREAMS_CLIENT" \
 		--audience "$STREAMS_AUD" || return 1
 	IDP=$idp_url
-	verifier=$(head -c 48 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-	challenge=$(printf %s "$verifier" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\n')
-	url="$IDP/auth?client_id=$STREAMS_CLIENT&response_type=code&redirect_uri=$STREAMS_REDIRECT&scope=openid%20mcp%3Atools&state=s&code_challenge=$challenge&code_challenge_method=S256&login_hint=alice"
-	for i in $(seq 10); do
-		back=$(curl -s -m 10 --cacert "$CA" -b "$T/jar" -c "$T/jar" -o /dev/null -w '%{redirect_url}' "$url")
-		case $back in "$IDP"/*) url=$back ;; *) break ;; esac
-	done
-	code=$(printf %s "$back" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
-	TOKEN=$(curl -s -m 10 --cacert "$CA" "$IDP/token" -d grant_type=authorization_code -d "code=$code" \
-		-d "redirect_uri=$STREAMS_REDIRECT" -d "client_id=$STREAMS_CLIENT" \
-		-d "code_verifier=$verifier" | jq -r .access_token)
-	[ -n "$TOKEN" ] && [ "$TOKEN" != null ]
+	TOKEN=$(idp_token "$IDP" "$CA" "$STREAMS_CLIENT" "$STREAMS_REDIRECT" alice)
+	[ -n "$TOKEN" ]
 }
 
 # One user holds every stream here, so max_streams_per_user is N and more
