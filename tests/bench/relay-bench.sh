@@ -126,22 +126,8 @@ FcgidSpawnScoreUpLimit 256
 </VirtualHost>" || { echo "relay-bench: Apache (relay) did not start" >&2; srv_dump_logs; exit 1; }
 
 # --- B: each server's own reverse proxy to the same upstream ---
-LB=$SRV_ROOT/lb
-srv_prepare lb
-LBPORT=$(srv_free_port)
-cat >"$LB/lighttpd.conf" <<EOF
-server.modules = ( "mod_proxy" )
-server.bind = "127.0.0.1"
-server.port = $LBPORT
-server.document-root = "$LB/www"
-server.pid-file = "$LB/run/lighttpd.pid"
-server.stream-response-body = 2
-server.stream-request-body = 2
-proxy.server = ( "/mcp" => (( "host" => "127.0.0.1", "port" => $NGPORT )) )
-EOF
-srv_own "$LB"
-srv_start lb "$LB/log/error.log" "$(command -v lighttpd)" -D -f "$LB/lighttpd.conf"
-srv_wait lb "$LBPORT" || { echo "relay-bench: lighttpd mod_proxy did not start" >&2; exit 1; }
+srv_lighttpd_proxy lb "$NGPORT" || { echo "relay-bench: lighttpd mod_proxy did not start" >&2; exit 1; }
+LBPORT=$lb_port
 apache_with ab "$conf_ap" "LoadModule proxy_module $SRV_APACHE_MODULES/mod_proxy.so
 LoadModule proxy_http_module $SRV_APACHE_MODULES/mod_proxy_http.so
 ProxyPass /mcp $UP flushpackets=on" || { echo "relay-bench: Apache mod_proxy did not start" >&2; exit 1; }

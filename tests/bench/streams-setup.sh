@@ -103,28 +103,11 @@ ListenBacklog 4096"
 }
 
 streams_proxy() {
-	local name=$1 n=$2 d=$SRV_ROOT/$1 port upport=${UP#http://127.0.0.1:}
-	upport=${upport%/mcp}
-	srv_prepare "$name"
-	port=$(srv_free_port) || return 1
-	cat >"$d/lighttpd.conf" <<EOF
-server.modules = ( "mod_proxy" )
-server.bind = "127.0.0.1"
-server.port = $port
-server.document-root = "$d/www"
-server.pid-file = "$d/run/lighttpd.pid"
-server.max-fds = $(streams_max_fds "$n")
-server.max-connections = $((n + 100))
+	local upport=${UP#http://127.0.0.1:}
+	SRV_EXTRA_CONF="server.max-fds = $(streams_max_fds "$2")
+server.max-connections = $(($2 + 100))
 server.max-read-idle = 3600
-server.max-write-idle = 3600
-server.stream-response-body = 2
-server.stream-request-body = 2
-proxy.server = ( "/mcp" => (( "host" => "127.0.0.1", "port" => $upport )) )
-EOF
-	srv_own "$d"
-	srv_start "$name" "$d/log/error.log" "$(command -v lighttpd)" -D -f "$d/lighttpd.conf"
-	srv_wait "$name" "$port" || return 1
-	eval "${name}_port=$port"
+server.max-write-idle = 3600" srv_lighttpd_proxy "$1" "${upport%/mcp}"
 }
 
 streams_rss_kb() {
