@@ -7,6 +7,20 @@
 #                   with lighttpd on 127.0.0.1:8080 in the foreground, with
 #                   the IdP, document-host and gateway stand-ins when they
 #                   are there.  Ctrl-C stops everything.
+#                   Knobs (environment; tests/integration/dev-up.test
+#                   uses them):
+#                   CIMD_DEV_DIR=/abs/dir      state (config, keys, store,
+#                                              sockets, logs, PKI) instead
+#                                              of ./_demo
+#                   CIMD_DEV_INSTALL=/abs/pfx  serve this existing install
+#                                              (made with lighttpdsocketdir=
+#                                              PFX/run, as make check's
+#                                              tests/stage): no packages, npm
+#                                              ci, configure, make or install
+#                   CIMD_DEV_PORT, CIMD_DEV_IDP_PORT, CIMD_DEV_DOCHOST_PORT,
+#                   CIMD_DEV_GATEWAY_PORT, CIMD_DEV_AGENTCORE_PORT
+#                                              ports instead of 8080, 9100,
+#                                              8443, 9200, 9201
 #   ./dev.sh test   install missing packages, then build and run every
 #                   test: sanitizer build (make, lint, check), the relay
 #                   under ThreadSanitizer, a plain build whose programs
@@ -26,11 +40,11 @@ PACKAGES="build-essential libfcgi-dev libcurl4-gnutls-dev libgnutls28-dev nettle
 	iproute2 python3 openssl libpq-dev postgresql mandoc debhelper lintian
 	prometheus"
 JOBS=$(nproc 2>/dev/null || echo 2)
-DEMO_PORT=8080
-DEMO_IDP_PORT=9100
-DEMO_DOCHOST_PORT=8443
-DEMO_GATEWAY_PORT=9200
-DEMO_AGENTCORE_PORT=9201
+DEMO_PORT=${CIMD_DEV_PORT:-8080}
+DEMO_IDP_PORT=${CIMD_DEV_IDP_PORT:-9100}
+DEMO_DOCHOST_PORT=${CIMD_DEV_DOCHOST_PORT:-8443}
+DEMO_GATEWAY_PORT=${CIMD_DEV_GATEWAY_PORT:-9200}
+DEMO_AGENTCORE_PORT=${CIMD_DEV_AGENTCORE_PORT:-9201}
 READY_SECONDS=15                # budget for a stand-in to say "ready"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
@@ -232,29 +246,41 @@ port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-cmd_up() {
-	local B=$HERE/_build/demo D=$HERE/_demo as= user line
-	local si=$HERE/tests/standins standins=no idp= gw= agentcore= docs= i
-	packages || exit 1
-	npm_ci || exit 1
-	[ -x "$HERE/configure" ] || autoreconf -fi || exit 1
-	if ! [ -f "$B/Makefile" ]; then
-		configure_in "$B" --prefix="$D" || exit 1
+# up_install B D: packages, node modules, a build in B installed into D.
+up_install() {
+	packages || return 1
+	npm_ci || return 1
+	[ -x "$HERE/configure" ] || autoreconf -fi || return 1
+	if ! [ -f "$1/Makefile" ]; then
+		configure_in "$1" --prefix="$2" || return 1
 	fi
-	make -C "$B" -j"$JOBS" -s || exit 1
-	make -C "$B" -s install lighttpdsocketdir="$D/run" >/dev/null || exit 1
+	make -C "$1" -j"$JOBS" -s || return 1
+	make -C "$1" -s install lighttpdsocketdir="$2/run" >/dev/null
+}
+
+cmd_up() {
+	local B=$HERE/_build/demo D=${CIMD_DEV_DIR:-$HERE/_demo} I=${CIMD_DEV_INSTALL:-} as= user line
+	local si=$HERE/tests/standins standins=no idp= gw= agentcore= docs= i
+	case $D in /*) ;; *) say "CIMD_DEV_DIR must be an absolute path"; exit 2 ;; esac
+	case ${I:-/} in /*) ;; *) say "CIMD_DEV_INSTALL must be an absolute path"; exit 2 ;; esac
+	if [ -z "$I" ]; then
+		I=$D
+		up_install "$B" "$D" || exit 1
+	fi
+	[ -x "$I/libexec/cimd-proxy/mcp.fcgi" ] || { say "no installed programs in $I"; exit 1; }
 	mkdir -p "$D/etc/cimd-proxy" "$D/var/lib/cimd-proxy" "$D/run" "$D/www" "$D/log"
 	port_free "$DEMO_PORT" || { say "127.0.0.1:$DEMO_PORT is in use"; exit 1; }
 
 	# The web server runs as nobody when we are root and nobody can
-	# reach the installed programs (not so under a 0700 /root).
+	# reach the installed programs and the state (not so under a 0700
+	# /root).
 	user=$(id -un)
 	if [ "$(id -u)" = 0 ] && setpriv --reuid=nobody --regid=nogroup --clear-groups \
-	    test -x "$D/libexec/cimd-proxy/mcp.fcgi"; then
+	    test -x "$I/libexec/cimd-proxy/mcp.fcgi" -a -x "$D"; then
 		as="setpriv --reuid=nobody --regid=nogroup --clear-groups"
 		user=nobody
 	fi
-	[ -s "$D/etc/cimd-proxy/keys" ] || "$D/sbin/cimd-proxy-admin" keygen "$D/etc/cimd-proxy/keys" || exit 1
+	[ -s "$D/etc/cimd-proxy/keys" ] || "$I/sbin/cimd-proxy-admin" keygen "$D/etc/cimd-proxy/keys" || exit 1
 
 	trap stop_all EXIT
 	trap 'exit 130' INT TERM
@@ -311,7 +337,12 @@ cmd_up() {
 		echo "log_level = info"
 	} >"$D/etc/cimd-proxy.conf"
 	export CIMD_PROXY_CONF=$D/etc/cimd-proxy.conf
-	"$D/sbin/cimd-proxy-admin" check-config || exit 1
+	"$I/sbin/cimd-proxy-admin" check-config || exit 1
+
+	# The installed snippet with its sockets in our own run dir (the
+	# same file when we installed into $D ourselves).
+	sed "s|$I/run/|$D/run/|g" "$I/share/cimd-proxy/lighttpd/cimd-proxy.conf" \
+		>"$D/cimd-proxy-lighttpd.conf" || exit 1
 
 	{
 		echo "server.modules = ( \"mod_access\" )"
@@ -320,7 +351,7 @@ cmd_up() {
 		echo "server.document-root = \"$D/www\""
 		echo "server.pid-file = \"$D/run/lighttpd.pid\""
 		echo "server.upload-dirs = ( \"$D/run\" )"
-		echo "include \"$D/share/cimd-proxy/lighttpd/cimd-proxy.conf\""
+		echo "include \"$D/cimd-proxy-lighttpd.conf\""
 	} >"$D/lighttpd.conf"
 	[ "$user" = nobody ] && chown -R nobody:nogroup "$D/run" "$D/var" "$D/etc/cimd-proxy"
 	chmod 600 "$D/etc/cimd-proxy/keys"

@@ -69,6 +69,35 @@ chromium_home() {
 		certutil -A -d "sql:$db" -n cimd-proxy-test-ca -t C,, -i "$CA"
 }
 
+# idp_token IDP CA CLIENT REDIRECT USER [FILE]: an access token for USER
+# from the IdP stand-in at IDP (its certificate checked against CA): the
+# code flow with PKCE as client CLIENT with its registered REDIRECT,
+# signed in headlessly through login_hint (the stand-in then redirects
+# straight back with the code).  Prints the access token; FILE keeps the
+# whole token response (with its ID token), $T/idp-token.USER unless
+# given.  Fails, printing nothing, when the IdP gave no access token.
+IDP_TOKEN_HOPS=10               # redirects followed within the IdP
+idp_token() {
+	local idp=$1 ca=$2 client=$3 redirect=$4 user=$5 out=${6:-$T/idp-token.$5}
+	local verifier challenge url back i code jar=$T/idp-jar.$5
+	verifier=$(head -c 48 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+	challenge=$(printf %s "$verifier" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\n')
+	url="$idp/auth?client_id=$client&response_type=code&redirect_uri=$redirect&scope=openid%20mcp%3Atools&state=s1&code_challenge=$challenge&code_challenge_method=S256&login_hint=$user"
+	: >"$jar"
+	for i in $(seq $IDP_TOKEN_HOPS); do
+		back=$(curl -s -m 10 --cacert "$ca" -b "$jar" -c "$jar" -o /dev/null -w '%{redirect_url}' "$url")
+		case $back in
+		"$idp"/*) url=$back ;;
+		*) break ;;
+		esac
+	done
+	code=$(printf %s "$back" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
+	curl -s -m 10 --cacert "$ca" "$idp/token" -d grant_type=authorization_code \
+		-d "code=$code" -d "redirect_uri=$redirect" -d "client_id=$client" \
+		-d "code_verifier=$verifier" >"$out"
+	jq -re '.access_token // empty' "$out" 2>/dev/null
+}
+
 # A port nobody listens on now, below the kernel's ephemeral range, so
 # no outgoing connection (or its TIME_WAIT after a busy benchmark) holds
 # it.  Another process may take it before the server binds, so the start

@@ -80,17 +80,8 @@ timeout 3600 node "$SI/idp.mjs" --cert "$SRV_ROOT/pki/server.pem" --key "$SRV_RO
 idp_pid=$!
 for i in $(seq 100); do grep -q '^ready' "$T/idp.out" 2>/dev/null && break; sleep 0.1; done
 IDP=$(sed -n 's/^ready \([^ ]*\).*/\1/p' "$T/idp.out")
-verifier=$(head -c 48 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-challenge=$(printf %s "$verifier" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\n')
-url="$IDP/auth?client_id=$CLIENT&response_type=code&redirect_uri=$REDIRECT&scope=openid%20mcp%3Atools&state=s&code_challenge=$challenge&code_challenge_method=S256&login_hint=alice"
-for i in $(seq 10); do
-	back=$(curl -s -m 10 --cacert "$CA" -b "$T/jar" -c "$T/jar" -o /dev/null -w '%{redirect_url}' "$url")
-	case $back in "$IDP"/*) url=$back ;; *) break ;; esac
-done
-code=$(printf %s "$back" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
-TOKEN=$(curl -s -m 10 --cacert "$CA" "$IDP/token" -d grant_type=authorization_code -d "code=$code" \
-	-d "redirect_uri=$REDIRECT" -d "client_id=$CLIENT" -d "code_verifier=$verifier" | jq -r .access_token)
-[ -n "$TOKEN" ] && [ "$TOKEN" != null ] || { echo "relay-bench: no token from the IdP stand-in" >&2; exit 1; }
+TOKEN=$(idp_token "$IDP" "$CA" "$CLIENT" "$REDIRECT" alice)
+[ -n "$TOKEN" ] || { echo "relay-bench: no token from the IdP stand-in" >&2; exit 1; }
 
 # --- A: the relay behind each server ---
 conf=$(srv_config bench "tls_ca_file = $CA" "idp_audience = $AUD" "idp_user_claim = uid") || exit 1
@@ -135,22 +126,8 @@ FcgidSpawnScoreUpLimit 256
 </VirtualHost>" || { echo "relay-bench: Apache (relay) did not start" >&2; srv_dump_logs; exit 1; }
 
 # --- B: each server's own reverse proxy to the same upstream ---
-LB=$SRV_ROOT/lb
-srv_prepare lb
-LBPORT=$(srv_free_port)
-cat >"$LB/lighttpd.conf" <<EOF
-server.modules = ( "mod_proxy" )
-server.bind = "127.0.0.1"
-server.port = $LBPORT
-server.document-root = "$LB/www"
-server.pid-file = "$LB/run/lighttpd.pid"
-server.stream-response-body = 2
-server.stream-request-body = 2
-proxy.server = ( "/mcp" => (( "host" => "127.0.0.1", "port" => $NGPORT )) )
-EOF
-srv_own "$LB"
-srv_start lb "$LB/log/error.log" "$(command -v lighttpd)" -D -f "$LB/lighttpd.conf"
-srv_wait lb "$LBPORT" || { echo "relay-bench: lighttpd mod_proxy did not start" >&2; exit 1; }
+srv_lighttpd_proxy lb "$NGPORT" || { echo "relay-bench: lighttpd mod_proxy did not start" >&2; exit 1; }
+LBPORT=$lb_port
 apache_with ab "$conf_ap" "LoadModule proxy_module $SRV_APACHE_MODULES/mod_proxy.so
 LoadModule proxy_http_module $SRV_APACHE_MODULES/mod_proxy_http.so
 ProxyPass /mcp $UP flushpackets=on" || { echo "relay-bench: Apache mod_proxy did not start" >&2; exit 1; }

@@ -13,6 +13,7 @@
 // our exchange of the code, the IdP's /token call inside it included),
 // "login_p50_ms", "login_p99_ms"}.  The IdP's CA comes from
 // NODE_EXTRA_CA_CERTS.
+import { cookieJar } from '../standins/cookie-jar.mjs';
 import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 
@@ -31,27 +32,6 @@ for (const k of ['base', 'client-id', 'redirect-uri']) {
 const MAX_HOPS = 12;
 const SCOPE = 'openid offline_access mcp:tools';
 
-// One browser: cookies by host:port, name=value only.
-function newJar() {
-  const jar = new Map();
-  return {
-    take(url, res) {
-      const host = new URL(url).host;
-      const m = jar.get(host) ?? new Map();
-      for (const c of res.headers.getSetCookie()) {
-        const [pair] = c.split(';');
-        const i = pair.indexOf('=');
-        m.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
-      }
-      jar.set(host, m);
-    },
-    header(url) {
-      const m = jar.get(new URL(url).host);
-      return m ? [...m].map(([k, v]) => `${k}=${v}`).join('; ') : '';
-    },
-  };
-}
-
 async function step(jar, url, init = {}) {
   const headers = { ...(init.headers ?? {}) };
   const c = jar.header(url);
@@ -66,7 +46,7 @@ function need(res, status, what) {
 }
 
 async function login() {
-  const jar = newJar();
+  const jar = cookieJar();
   const verifier = randomBytes(32).toString('base64url');
   const q = new URLSearchParams({
     response_type: 'code', client_id: opt['client-id'], redirect_uri: opt['redirect-uri'],

@@ -117,12 +117,17 @@ static int hold(int n, int wait_s, int hold_s)
 	int ep = epoll_create1(0), inflight = 0, open = 0, retries = 0, lost = 0, reported = 0;
 	int fds_max;
 
-	if (reqlen >= (int)sizeof req || hdr_ms == NULL)
+	/* A stream is indexed by its descriptor: as many slots as we may
+	 * open descriptors. */
+	if (reqlen >= (int)sizeof req || hdr_ms == NULL || ep < 0 ||
+	    getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    (s = calloc((size_t)rl.rlim_cur, sizeof *s)) == NULL) {
+		free(hdr_ms);
+		if (ep >= 0)
+			close(ep);
 		return 2;
-	getrlimit(RLIMIT_NOFILE, &rl);
+	}
 	fds_max = (int)rl.rlim_cur;
-	if ((s = calloc((size_t)fds_max, sizeof *s)) == NULL)
-		return 2;
 	end = start + hold_s * 1e3;
 	while (!stopping && (!reported || now_ms() < end)) {
 		double now = now_ms();
@@ -268,8 +273,11 @@ static int calls(int total, int conc)
 	double *all = calloc((size_t)total, sizeof *all);
 	int i, j, ok = 0, m = 0;
 
-	if (c == NULL || all == NULL || conc <= 0)
+	if (c == NULL || all == NULL || conc <= 0) {
+		free(c);
+		free(all);
 		return 2;
+	}
 	for (i = 0; i < conc; i++) {
 		c[i].count = total / conc + (i < total % conc);
 		c[i].lat = all + m;

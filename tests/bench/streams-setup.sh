@@ -59,7 +59,6 @@ streams_upstream() {
 }
 
 streams_token() {
-	local verifier challenge url back code i
 	sh "$top_srcdir/tests/pki.sh" "$SRV_ROOT/pki" >/dev/null || return 1
 	chmod 755 "$SRV_ROOT/pki"
 	CA=$SRV_ROOT/pki/ca.pem
@@ -68,18 +67,8 @@ streams_token() {
 		--redirect-uri "$STREAMS_REDIRECT" --client-id "$STREAMS_CLIENT" \
 		--audience "$STREAMS_AUD" || return 1
 	IDP=$idp_url
-	verifier=$(head -c 48 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-	challenge=$(printf %s "$verifier" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\n')
-	url="$IDP/auth?client_id=$STREAMS_CLIENT&response_type=code&redirect_uri=$STREAMS_REDIRECT&scope=openid%20mcp%3Atools&state=s&code_challenge=$challenge&code_challenge_method=S256&login_hint=alice"
-	for i in $(seq 10); do
-		back=$(curl -s -m 10 --cacert "$CA" -b "$T/jar" -c "$T/jar" -o /dev/null -w '%{redirect_url}' "$url")
-		case $back in "$IDP"/*) url=$back ;; *) break ;; esac
-	done
-	code=$(printf %s "$back" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
-	TOKEN=$(curl -s -m 10 --cacert "$CA" "$IDP/token" -d grant_type=authorization_code -d "code=$code" \
-		-d "redirect_uri=$STREAMS_REDIRECT" -d "client_id=$STREAMS_CLIENT" \
-		-d "code_verifier=$verifier" | jq -r .access_token)
-	[ -n "$TOKEN" ] && [ "$TOKEN" != null ]
+	TOKEN=$(idp_token "$IDP" "$CA" "$STREAMS_CLIENT" "$STREAMS_REDIRECT" alice)
+	[ -n "$TOKEN" ]
 }
 
 # One user holds every stream here, so max_streams_per_user is N and more
@@ -114,28 +103,11 @@ ListenBacklog 4096"
 }
 
 streams_proxy() {
-	local name=$1 n=$2 d=$SRV_ROOT/$1 port upport=${UP#http://127.0.0.1:}
-	upport=${upport%/mcp}
-	srv_prepare "$name"
-	port=$(srv_free_port) || return 1
-	cat >"$d/lighttpd.conf" <<EOF
-server.modules = ( "mod_proxy" )
-server.bind = "127.0.0.1"
-server.port = $port
-server.document-root = "$d/www"
-server.pid-file = "$d/run/lighttpd.pid"
-server.max-fds = $(streams_max_fds "$n")
-server.max-connections = $((n + 100))
+	local upport=${UP#http://127.0.0.1:}
+	SRV_EXTRA_CONF="server.max-fds = $(streams_max_fds "$2")
+server.max-connections = $(($2 + 100))
 server.max-read-idle = 3600
-server.max-write-idle = 3600
-server.stream-response-body = 2
-server.stream-request-body = 2
-proxy.server = ( "/mcp" => (( "host" => "127.0.0.1", "port" => $upport )) )
-EOF
-	srv_own "$d"
-	srv_start "$name" "$d/log/error.log" "$(command -v lighttpd)" -D -f "$d/lighttpd.conf"
-	srv_wait "$name" "$port" || return 1
-	eval "${name}_port=$port"
+server.max-write-idle = 3600" srv_lighttpd_proxy "$1" "${upport%/mcp}"
 }
 
 streams_rss_kb() {

@@ -13,6 +13,10 @@
 #                                    on port ${NAME}_port, the same
 #                                    endpoints as plain CGI (mod_cgi) on
 #                                    ${NAME}_cgi_port
+#   srv_lighttpd_proxy NAME UPPORT   lighttpd's own mod_proxy, /mcp to
+#                                    127.0.0.1:UPPORT, streaming both
+#                                    ways, on ${NAME}_port (the benches'
+#                                    anchor for the relay)
 #   SRV_EXTRA_CONF=LINES srv_...     LINES added to that server's own
 #                                    configuration at top level (lighttpd:
 #                                    after the snippet; Apache: before
@@ -233,6 +237,30 @@ srv_lighttpd() {
 		srv_stop "$name"
 	done
 	return 1
+}
+
+# srv_lighttpd_proxy NAME UPPORT: lighttpd 1.4 and its mod_proxy alone,
+# /mcp to 127.0.0.1:UPPORT with both bodies streamed as the relay's
+# snippet streams them, so a bench compares like with like.
+srv_lighttpd_proxy() {
+	local name=$1 d=$SRV_ROOT/$1 port
+	srv_prepare "$name"
+	port=$(srv_free_port) || return 1
+	{
+		echo 'server.modules = ( "mod_proxy" )'
+		echo 'server.bind = "127.0.0.1"'
+		echo "server.port = $port"
+		echo "server.document-root = \"$d/www\""
+		echo "server.pid-file = \"$d/run/lighttpd.pid\""
+		echo 'server.stream-response-body = 2'
+		echo 'server.stream-request-body = 2'
+		echo "proxy.server = ( \"/mcp\" => (( \"host\" => \"127.0.0.1\", \"port\" => $2 )) )"
+		[ -n "${SRV_EXTRA_CONF:-}" ] && printf '%s\n' "$SRV_EXTRA_CONF"
+	} >"$d/lighttpd.conf"
+	srv_own "$d"
+	srv_start "$name" "$d/log/error.log" "$(command -v lighttpd)" -D -f "$d/lighttpd.conf"
+	srv_wait "$name" "$port" || return 1
+	eval "${name}_port=$port"
 }
 
 # The part of a self-contained httpd.conf every Apache here shares.

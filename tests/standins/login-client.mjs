@@ -26,6 +26,7 @@
 //
 // Prints one JSON summary line; exits 1 (with the reason on stderr) when
 // any step fails.  The IdP's CA comes from NODE_EXTRA_CA_CERTS.
+import { cookieJar } from './cookie-jar.mjs';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -48,23 +49,8 @@ for (const k of ['mcp-url', 'client-metadata-url', 'redirect-uri']) {
   if (!opt[k]) { console.error(`login-client: --${k} is required`); process.exit(2); }
 }
 
-// A cookie jar keyed by host:port (enough for loopback; attributes are
-// the servers' business and are checked by the shell tests).
-const jar = new Map();
-function remember(url, res) {
-  const host = new URL(url).host;
-  const m = jar.get(host) ?? new Map();
-  for (const c of res.headers.getSetCookie()) {
-    const [pair] = c.split(';');
-    const i = pair.indexOf('=');
-    m.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
-  }
-  jar.set(host, m);
-}
-function cookies(url) {
-  const m = jar.get(new URL(url).host);
-  return m ? [...m].map(([k, v]) => `${k}=${v}`).join('; ') : '';
-}
+// One browser: cookies by host:port (cookie-jar.mjs).
+const jar = cookieJar();
 
 const summary = { consent_pages: 0, authorize_redirects: 0, hops: [] };
 let expectedState;
@@ -72,10 +58,10 @@ let landing;            // the final redirect to the client
 
 async function step(url, init = {}) {
   const headers = { ...(init.headers ?? {}) };
-  const c = cookies(url);
+  const c = jar.header(url);
   if (c) headers.cookie = c;
   const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-  remember(url, res);
+  jar.take(url, res);
   summary.hops.push(`${init.method ?? 'GET'} ${new URL(url).host}${new URL(url).pathname} ${res.status}`);
   return res;
 }
