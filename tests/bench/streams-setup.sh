@@ -18,8 +18,17 @@
 #   streams_apache NAME CONF N      Apache event MPM + the installed snippet
 #                                   (mod_proxy_fcgi to the relay service),
 #                                   sized for N (README "Running the relay")
-#   streams_proxy NAME N            lighttpd's own mod_proxy to the upstream
-#                                   (the anchor); sets NAME_port
+#   streams_proxy NAME N [tls]      lighttpd's own mod_proxy to the upstream
+#                                   (the anchor; with tls, the https front
+#                                   of streams_upstream_tls); sets NAME_port
+#   streams_upstream_tls NAME N     an https front (lighttpd mod_openssl,
+#                                   the pki.sh certificate) before the
+#                                   upstream, after streams_token: sets UP
+#                                   to its /mcp URL (UP_PLAIN keeps the
+#                                   other)
+#   streams_max_lighttpd            the most streams lighttpd can hold under
+#                                   the open-files limit, in hundreds
+#   streams_max_relay               ... one relay process (CP_RELAYD_*)
 #   streams_rss_kb PID...           the VmRSS of those PIDs, summed, in KB
 #   streams_relay_pids NAME         the relay processes behind server NAME
 #   LOAD (tests/bench/stream-load)  the client
@@ -30,6 +39,11 @@ STREAMS_SLACK=200               # descriptors beyond two a stream
 # out-of-fds" in its log; measured: 4,600 streams with max-fds 10,200), so
 # max-fds is 2 N + STREAMS_SLACK over 0.9.
 streams_max_fds() { echo $(((2 * $1 + STREAMS_SLACK) * 10 / 9 + 1)); }
+# The inverse, rounded down to a hundred: the highest step that fits.
+streams_max_lighttpd() { echo $((((($(ulimit -n) - 1) * 9 / 10 - STREAMS_SLACK) / 2) / 100 * 100)); }
+# A relay process holds CP_RELAYD_FDS_PER_STREAM (4) descriptors a stream
+# and keeps CP_RELAYD_FD_SLACK (64) (lib/relayd.h).
+streams_max_relay() { echo $((($(ulimit -n) - 64) / 4 / 100 * 100)); }
 LOAD=$top_builddir/tests/bench/stream-load
 UPSTREAM=$top_builddir/tests/bench/sse-upstream
 STREAMS_AUD=api://cimd-proxy-test
@@ -114,12 +128,14 @@ ListenBacklog 4096"
 }
 
 streams_proxy() {
-	local name=$1 n=$2 d=$SRV_ROOT/$1 port upport=${UP#http://127.0.0.1:}
+	local name=$1 n=$2 tls=${3:-} d=$SRV_ROOT/$1 port up=${UP_PLAIN:-$UP} upport modules='"mod_proxy"'
+	upport=${up#http://127.0.0.1:}
 	upport=${upport%/mcp}
 	srv_prepare "$name"
 	port=$(srv_free_port) || return 1
+	[ -n "$tls" ] && modules="$modules, \"mod_openssl\""
 	cat >"$d/lighttpd.conf" <<EOF
-server.modules = ( "mod_proxy" )
+server.modules = ( $modules )
 server.bind = "127.0.0.1"
 server.port = $port
 server.document-root = "$d/www"
@@ -132,10 +148,25 @@ server.stream-response-body = 2
 server.stream-request-body = 2
 proxy.server = ( "/mcp" => (( "host" => "127.0.0.1", "port" => $upport )) )
 EOF
+	[ -n "$tls" ] && cat >>"$d/lighttpd.conf" <<EOF
+ssl.engine = "enable"
+ssl.pemfile = "$SRV_ROOT/pki/server.pem"
+ssl.privkey = "$SRV_ROOT/pki/server.key"
+EOF
 	srv_own "$d"
 	srv_start "$name" "$d/log/error.log" "$(command -v lighttpd)" -D -f "$d/lighttpd.conf"
-	srv_wait "$name" "$port" || return 1
+	if [ -n "$tls" ]; then
+		SRV_TLS=$SRV_ROOT/pki srv_wait "$name" "$port" || return 1
+	else
+		srv_wait "$name" "$port" || return 1
+	fi
 	eval "${name}_port=$port"
+}
+
+streams_upstream_tls() {
+	streams_proxy "$1" "$2" tls || return 1
+	UP_PLAIN=$UP
+	eval "UP=https://127.0.0.1:\$${1}_port/mcp"
 }
 
 streams_rss_kb() {
