@@ -49,6 +49,15 @@
 #define CP_RELAY_WAIT_MS            1000    /* longest wait of an idle transfer */
 #define CP_RELAY_MAX_PASSED_HEADERS 32      /* Mcp-* request headers passed on */
 #define CP_RELAY_MAX_CONTENT_TYPE   256
+/* libcurl's receive buffer (CURLOPT_BUFFERSIZE; its default is 16 KB)
+ * and upload buffer (CURLOPT_UPLOAD_BUFFERSIZE; default 64 KB, 16 KB is
+ * libcurl's least).  Each relay keeps both while it lives, so every held
+ * stream would pay for them; an answer or body larger than a buffer
+ * simply takes more reads (on_body and on_read handle any split, and an
+ * SSE event may span reads).  Set on every transfer, so that the handle
+ * never sees another size. */
+#define CP_RELAY_RECV_BUFFER        4096
+#define CP_RELAY_SEND_BUFFER        16384
 #define CP_RELAY_HEARTBEAT          ": keepalive\n"
 #define CP_RELAY_OPENED             ": stream\n\n"   /* first bytes of an SSE answer */
 

@@ -1,12 +1,16 @@
 #include "config.h"
 
+#define _GNU_SOURCE             /* pthread_getattr_np */
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -211,6 +215,41 @@ serve(FCGX_Request *fcgx)
 
 static void *worker(void *arg);
 
+/* The lowest usable address of this relay thread's stack (above its
+ * guard page); NULL outside relay threads. */
+static __thread char *stack_low;
+
+static void
+stack_low_set(void)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return;
+	if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+		stack_low = addr;
+	pthread_attr_destroy(&attr);
+}
+
+void
+cp_relayd_stack_trim(void)
+{
+	volatile char here = 0;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi;
+
+	if (stack_low == NULL)
+		return;
+	/* The stack grows down: from its low end up to a page boundary
+	 * CP_RELAYD_STACK_KEEP below this frame. */
+	lo = ((uintptr_t)stack_low + page - 1) & ~(page - 1);
+	hi = ((uintptr_t)&here - CP_RELAYD_STACK_KEEP) & ~(page - 1);
+	if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+		cp_log(CP_LOG_DEBUG, "relay thread stack not trimmed: %s", strerror(errno));
+	(void)here;
+}
+
 /* Starts one more worker (d.mu held). */
 static void
 spawn(void)
@@ -237,6 +276,7 @@ worker(void *arg)
 	FCGX_Request fcgx;
 
 	(void)arg;
+	stack_low_set();
 	if (FCGX_InitRequest(&fcgx, d.listen_fd, 0) != 0) {
 		pthread_mutex_lock(&d.mu);
 		d.threads--;

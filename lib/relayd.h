@@ -46,6 +46,9 @@
 #else
 #define CP_RELAYD_STACK_BYTES   (256 * 1024)
 #endif
+/* What cp_relayd_stack_trim keeps below its caller's frame: its own
+ * frame and madvise's. */
+#define CP_RELAYD_STACK_KEEP    4096
 #define CP_RELAYD_SPARE_THREADS 8       /* idle threads waiting in accept */
 #define CP_RELAYD_CALL_RESERVE  64      /* threads streams may not take */
 #define CP_RELAYD_BACKLOG       4096    /* listen(2) backlog of --listen */
@@ -60,6 +63,18 @@
 #define CP_RELAYD_MAX_DEFAULT_STREAMS 20000
 #define CP_RELAYD_MAX_USERS     65536   /* users tracked by the per-user cap */
 #define CP_RELAYD_LOG_SECONDS   60      /* a user's refusals logged once per */
+
+/*
+ * Gives back the pages of the calling relay thread's stack below its
+ * caller's frame (madvise MADV_DONTNEED: they read as zeros when touched
+ * again).  A thread keeps every stack page it ever touched, and the
+ * token check, the configuration and a POST body on the stack reach far
+ * deeper than an idle stream's wait does; the relay calls this once a
+ * stream settles into that wait, so a held stream costs only the pages
+ * the wait itself touches.  Does nothing outside a relay thread (CGI,
+ * the main thread).
+ */
+void cp_relayd_stack_trim(void);
 
 /* Runs the endpoint as described above; argv may hold --listen ADDR and
  * --check-config.  Returns the process exit status. */

@@ -18,8 +18,17 @@
 #   streams_apache NAME CONF N      Apache event MPM + the installed snippet
 #                                   (mod_proxy_fcgi to the relay service),
 #                                   sized for N (README "Running the relay")
-#   streams_proxy NAME N            lighttpd's own mod_proxy to the upstream
-#                                   (the anchor); sets NAME_port
+#   streams_proxy NAME N [tls]      lighttpd's own mod_proxy to the upstream
+#                                   (the anchor; with tls, the https front
+#                                   of streams_upstream_tls); sets NAME_port
+#   streams_upstream_tls NAME N     an https front (lighttpd mod_openssl,
+#                                   the pki.sh certificate) before the
+#                                   upstream, after streams_token: sets UP
+#                                   to its /mcp URL (UP_PLAIN keeps the
+#                                   other)
+#   streams_max_lighttpd            the most streams lighttpd can hold under
+#                                   the open-files limit, in hundreds
+#   streams_max_relay               ... one relay process (CP_RELAYD_*)
 #   streams_rss_kb PID...           the VmRSS of those PIDs, summed, in KB
 #   streams_relay_pids NAME         the relay processes behind server NAME
 #   LOAD (tests/bench/stream-load)  the client
@@ -30,6 +39,11 @@ STREAMS_SLACK=200               # descriptors beyond two a stream
 # out-of-fds" in its log; measured: 4,600 streams with max-fds 10,200), so
 # max-fds is 2 N + STREAMS_SLACK over 0.9.
 streams_max_fds() { echo $(((2 * $1 + STREAMS_SLACK) * 10 / 9 + 1)); }
+# The inverse, rounded down to a hundred: the highest step that fits.
+streams_max_lighttpd() { echo $((((($(ulimit -n) - 1) * 9 / 10 - STREAMS_SLACK) / 2) / 100 * 100)); }
+# A relay process holds CP_RELAYD_FDS_PER_STREAM (4) descriptors a stream
+# and keeps CP_RELAYD_FD_SLACK (64) (lib/relayd.h).
+streams_max_relay() { echo $((($(ulimit -n) - 64) / 4 / 100 * 100)); }
 LOAD=$top_builddir/tests/bench/stream-load
 UPSTREAM=$top_builddir/tests/bench/sse-upstream
 STREAMS_AUD=api://cimd-proxy-test
@@ -103,11 +117,29 @@ ListenBacklog 4096"
 }
 
 streams_proxy() {
-	local upport=${UP#http://127.0.0.1:}
-	SRV_EXTRA_CONF="server.max-fds = $(streams_max_fds "$2")
+	local tls=${3:-} up=${UP_PLAIN:-$UP} upport extra
+	upport=${up#http://127.0.0.1:}
+	extra="server.max-fds = $(streams_max_fds "$2")
 server.max-connections = $(($2 + 100))
 server.max-read-idle = 3600
-server.max-write-idle = 3600" srv_lighttpd_proxy "$1" "${upport%/mcp}"
+server.max-write-idle = 3600"
+	if [ -z "$tls" ]; then
+		SRV_EXTRA_CONF=$extra srv_lighttpd_proxy "$1" "${upport%/mcp}"
+		return
+	fi
+	# An https front (UPSTREAM_TLS): the pki.sh certificate, and
+	# srv_wait asks over https with its CA.
+	SRV_TLS=$SRV_ROOT/pki SRV_EXTRA_CONF="$extra
+server.modules += ( \"mod_openssl\" )
+ssl.engine = \"enable\"
+ssl.pemfile = \"$SRV_ROOT/pki/server.pem\"
+ssl.privkey = \"$SRV_ROOT/pki/server.key\"" srv_lighttpd_proxy "$1" "${upport%/mcp}"
+}
+
+streams_upstream_tls() {
+	streams_proxy "$1" "$2" tls || return 1
+	UP_PLAIN=$UP
+	eval "UP=https://127.0.0.1:\$${1}_port/mcp"
 }
 
 streams_rss_kb() {
