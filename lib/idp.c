@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,19 @@
 #define KEY_JWKS_FETCHED    "jwks-fetched " /* + jwks_uri: last fetch time */
 #define KEY_JWKS_FAILED     "jwks-failed "  /* + jwks_uri: last failed fetch */
 #define FETCHED_LEN         32              /* decimal time_t, with room */
+
+/* One fetch from the IdP at a time per process.  The threads of a relay
+ * that find no discovery document or keys in the store try again under
+ * this lock, and the first one's fetch fills the store for the rest: a
+ * cold start with hundreds of streams arriving at once costs the IdP one
+ * request of each kind, not hundreds (which, timing out, were 503s).
+ * Held across the fetch, which has its own deadline (CP_HTTP_TIMEOUT_MS).
+ * Each kind counts its fetches: a thread that waited while one of its
+ * kind ran takes that result from the store and fetches no more, so an
+ * IdP that times out costs the waiting threads one deadline, not one
+ * each. */
+static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long discovery_fetches, jwks_fetches;
 
 /* True when ct is the media type want, parameters allowed. */
 static bool
@@ -154,9 +168,11 @@ store_key(struct cp_buf *b, const char *prefix, const char *s)
 	return cp_buf_adds(b, s);
 }
 
-enum cp_status
-cp_idp_discover(const struct cp_config *cfg, struct cp_store *st,
-    struct cp_idp *idp)
+/* The discovery document from the store or, when fetch, from the IdP;
+ * without fetch, *wanted is set where it would have fetched. */
+static enum cp_status
+discover(const struct cp_config *cfg, struct cp_store *st, struct cp_idp *idp,
+    bool fetch, bool *wanted)
 {
 	struct cp_http_response resp;
 	struct cp_buf key, url, cached;
@@ -179,6 +195,11 @@ cp_idp_discover(const struct cp_config *cfg, struct cp_store *st,
 			    cp_status_str(rc));
 	}
 
+	if (!fetch) {
+		*wanted = true;
+		rc = CP_ERR_FETCH;
+		goto out;
+	}
 	/* OIDC Discovery 1.0 section 4: the issuer without a trailing slash,
 	 * then the well-known path. */
 	ilen = strlen(cfg->idp_issuer);
@@ -204,6 +225,30 @@ out:
 	cp_buf_free(&url);
 	cp_buf_free(&cached);
 	cp_buf_free(&resp.body);
+	return rc;
+}
+
+enum cp_status
+cp_idp_discover(const struct cp_config *cfg, struct cp_store *st,
+    struct cp_idp *idp)
+{
+	/* Counted before the store is read: a fetch that ends after
+	 * this thread found nothing shows as a new count below. */
+	unsigned long seen = __atomic_load_n(&discovery_fetches, __ATOMIC_ACQUIRE);
+	bool wanted = false;
+	enum cp_status rc = discover(cfg, st, idp, false, &wanted);
+
+	if (!wanted)
+		return rc;
+	cp_idp_free(idp);
+	pthread_mutex_lock(&fetch_lock);
+	if (discovery_fetches != seen)
+		rc = discover(cfg, st, idp, false, &wanted);
+	else {
+		rc = discover(cfg, st, idp, true, &wanted);
+		__atomic_add_fetch(&discovery_fetches, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&fetch_lock);
 	return rc;
 }
 
@@ -269,9 +314,12 @@ stamp_put(struct cp_store *st, const struct cp_buf *key, time_t now, time_t ttl)
 	    now + ttl);
 }
 
-enum cp_status
-cp_idp_jwks(const struct cp_config *cfg, struct cp_store *st,
-    const struct cp_idp *idp, bool refresh, json_object **jwks)
+/* The IdP's keys from the store or, when fetch, from the IdP; without
+ * fetch, *wanted is set where it would have fetched. */
+static enum cp_status
+jwks_load(const struct cp_config *cfg, struct cp_store *st,
+    const struct cp_idp *idp, bool refresh, bool fetch, bool *wanted,
+    json_object **jwks)
 {
 	struct cp_http_response resp;
 	struct cp_buf key, fkey, xkey, cached;
@@ -315,6 +363,11 @@ cp_idp_jwks(const struct cp_config *cfg, struct cp_store *st,
 			    "before %d s", (long long)(now - last), CP_IDP_JWKS_FAILED_RETRY);
 	}
 
+	if (!throttled && !fetch) {
+		*wanted = true;
+		rc = CP_ERR_FETCH;
+		goto out;
+	}
 	if (!throttled) {
 		rc = fetch_json(cfg, idp->jwks_uri, CP_IDP_MAX_JWKS, &resp);
 		if (rc == CP_ERR_LIMIT)
@@ -350,6 +403,29 @@ out:
 	cp_buf_free(&xkey);
 	cp_buf_free(&cached);
 	cp_buf_free(&resp.body);
+	return rc;
+}
+
+enum cp_status
+cp_idp_jwks(const struct cp_config *cfg, struct cp_store *st,
+    const struct cp_idp *idp, bool refresh, json_object **jwks)
+{
+	/* Counted before the store is read: a fetch that ends after
+	 * this thread found nothing shows as a new count below. */
+	unsigned long seen = __atomic_load_n(&jwks_fetches, __ATOMIC_ACQUIRE);
+	bool wanted = false;
+	enum cp_status rc = jwks_load(cfg, st, idp, refresh, false, &wanted, jwks);
+
+	if (!wanted)
+		return rc;
+	pthread_mutex_lock(&fetch_lock);
+	if (jwks_fetches != seen)
+		rc = jwks_load(cfg, st, idp, refresh, false, &wanted, jwks);
+	else {
+		rc = jwks_load(cfg, st, idp, refresh, true, &wanted, jwks);
+		__atomic_add_fetch(&jwks_fetches, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&fetch_lock);
 	return rc;
 }
 

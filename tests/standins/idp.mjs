@@ -16,6 +16,8 @@
 //   --autologin USER      log USER in without forms when no login_hint   env IDP_AUTOLOGIN
 //   --keys FILE           private JWKS: loaded if present, else generated and written there
 //   --record FILE         append one JSON line per /auth and /token request   env IDP_RECORD
+//   --record-fetches      with --record, also one line per discovery and JWKS request (route
+//                         "discovery", "jwks"), so a test counts the proxy's fetches
 //   --token-delay-ms N    hold every /token answer N ms (default 0), so that a test's concurrent  env IDP_TOKEN_DELAY_MS
 //                         requests overlap at the IdP
 //
@@ -72,6 +74,7 @@ const { values: opt } = parseArgs({
     autologin: { type: 'string', default: process.env.IDP_AUTOLOGIN },
     keys: { type: 'string' },
     record: { type: 'string', default: process.env.IDP_RECORD },
+    'record-fetches': { type: 'boolean', default: false },
     'token-delay-ms': { type: 'string', default: process.env.IDP_TOKEN_DELAY_MS || '0' },
   },
 });
@@ -186,7 +189,8 @@ async function applyTokenFault(ctx, jwks) {
 function record(ctx, query) {
   if (!opt.record) return;
   const route = ctx.oidc?.route;
-  if (route !== 'authorization' && route !== 'token') return;
+  const fetches = opt['record-fetches'] && (route === 'discovery' || route === 'jwks');
+  if (route !== 'authorization' && route !== 'token' && !fetches) return;
   const params = { ...query, ...(ctx.oidc?.body || {}) };
   let error;
   if (ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body)) error = ctx.body.error;
@@ -207,6 +211,7 @@ function record(ctx, query) {
     code_verifier_present: 'code_verifier' in params,
     resource_present: 'resource' in params,
     authorization_header_present: 'authorization' in ctx.headers,
+    user_agent: ctx.get('user-agent') || undefined,
     params,
     location: ctx.response.get('location') || undefined,
     error,
