@@ -179,8 +179,11 @@ cp_mcphdr_check(const struct cp_mcphdr *h, json_object *msg)
 		return "Header mismatch: the Mcp-Name header has characters it may not have";
 	m = string_member(msg, "method");
 	method = m ? json_object_get_string(m) : NULL;
-	/* A notification need not carry them (doc/protocol.md 13.11). */
-	required = cp_mcphdr_required(h->version) && json_object_object_get_ex(msg, "id", &id);
+	/* Required on a request only, a method with an id (doc/protocol.md
+	 * 13.11): the revision leaves a notification's headers undefined,
+	 * and a response (an id, no method) has no method to mirror. */
+	required = cp_mcphdr_required(h->version) && method != NULL &&
+	    json_object_object_get_ex(msg, "id", &id);
 	if (h->method == NULL) {
 		if (required)
 			return "Header mismatch: the required Mcp-Method header is missing";

@@ -305,6 +305,13 @@ header_check(void)
 		  "but one it carries must match" },
 		{ "tools/call", NULL, V, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", false,
 		  "Mcp-Method on a body that is a response" },
+		{ NULL, NULL, V, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", true,
+		  "a response needs no Mcp-Method: it has no method to mirror" },
+		{ NULL, NULL, V, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-1,"
+		  "\"message\":\"no\"}}", true, "nor does an error response" },
+		{ NULL, NULL, V, "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\","
+		  "\"params\":{\"name\":\"get_weather\"}}", true,
+		  "a notification named like a tools/call needs no Mcp-Name either" },
 		{ "tools/call", "x", V, "[1,2]", true, "a batch: the proxy uses nothing of it" },
 		{ "tools/list\x01", NULL, V, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\x01\"}",
 		  false, "control bytes in Mcp-Method" },
