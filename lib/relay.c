@@ -179,6 +179,16 @@ header_name(struct cp_buf *out, const char *var, size_t n)
 	return rc;
 }
 
+/* True when a request header's value v goes to the gateway: not empty,
+ * within CP_MAX_HEADER, bytes printable() takes. */
+static bool
+value_passed(const char *v)
+{
+	size_t n = strlen(v);
+
+	return n > 0 && n <= CP_MAX_HEADER && printable(v, n);
+}
+
 /* Appends ": value" and the NUL that ends a line.  Plain copies, not
  * cp_buf_printf: the Authorization value is the bulk of every relayed
  * request and vsnprintf copied it a byte at a time. */
@@ -204,13 +214,16 @@ cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out)
 	/* The fixed set (issue #4); MCP-Protocol-Version is among the
 	 * Mcp-* below.  gateway_protocol_version stands in only for a
 	 * client that sent none (AgentCore needs one after initialize,
-	 * doc/agentcore-okta.md 3.6): replacing a client's own would tell
-	 * the gateway another revision than the body speaks (a 2026-07-28
-	 * request carries its version in the body too). */
+	 * doc/agentcore-okta.md 3.6), or whose value would not be passed
+	 * (bytes past ASCII, which cp_req_header takes and value_passed does
+	 * not): replacing a client's own would tell the gateway another
+	 * revision than the body speaks (a 2026-07-28 request carries its
+	 * version in the body too). */
 	static const char *const fixed[] = {
 		"Authorization", "Accept", "Content-Type", "Last-Event-ID", "Mcp-Session-Id",
 	};
-	const char *pinned = cp_req_header(req, "MCP-Protocol-Version") == NULL ?
+	const char *version = cp_req_header(req, "MCP-Protocol-Version");
+	const char *pinned = version == NULL || !value_passed(version) ?
 	    req->cfg->gateway_protocol_version : NULL;
 	const char *v, *eq;
 	size_t i, mcp = 0;
@@ -236,7 +249,7 @@ cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out)
 		 * Spaces inside stay: an Mcp-Name may be "my tool"
 		 * (doc/protocol.md 13.12), and it passes unchanged. */
 		v = eq + 1;
-		if (v[0] == '\0' || strlen(v) > CP_MAX_HEADER || !printable(v, strlen(v)))
+		if (!value_passed(v))
 			continue;
 		if (++mcp > CP_RELAY_MAX_PASSED_HEADERS)
 			return CP_ERR_LIMIT;

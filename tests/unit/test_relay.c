@@ -166,6 +166,22 @@ request_headers(void)
 		cp_buf_free(&b);
 		cp_req_free(&req);
 	}
+	/* A version with bytes past ASCII is read (cp_req_header takes them)
+	 * but not passed: the gateway must still get one. */
+	{
+		char *odd[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/mcp",
+			"HTTP_AUTHORIZATION=Bearer abc.def.ghi",
+			"HTTP_MCP_PROTOCOL_VERSION=2025-11-25\xc3\xa9", NULL };
+		is_int(cp_req_init(&req, NULL, odd, &cfg), CP_OK, "request with a non-ASCII version");
+		ok(cp_req_header(&req, "MCP-Protocol-Version") != NULL, "  which cp_req_header reads");
+		cp_buf_init(&b, 8192);
+		is_int(cp_relay_request_headers(&req, &b), CP_OK, "headers built");
+		joined(&b, got, sizeof(got));
+		is_str(got, "Authorization: Bearer abc.def.ghi|MCP-Protocol-Version: 2025-11-25",
+		    "gateway_protocol_version stands in for a version that would not be passed");
+		cp_buf_free(&b);
+		cp_req_free(&req);
+	}
 
 	/* Too many Mcp-* headers is refused, not truncated. */
 	{
