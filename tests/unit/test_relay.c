@@ -125,6 +125,12 @@ request_headers(void)
 		"HTTP_MCP_NAME=my tool",
 		"HTTP_MCP_SESSION_ID=sess-2",
 		"REMOTE_USER=alice",
+		/* The same headers again (Mcp_Method beside Mcp-Method under
+		 * lighttpd's mod_cgi): the proxy checked the first. */
+		"HTTP_MCP_METHOD=tools/list",
+		"HTTP_MCP_NAME=other",
+		"HTTP_MCP_PROTOCOL_VERSION=2026-07-28",
+		"HTTP_MCP_PARAM_REGION=us-west1",
 		NULL,
 	};
 	struct cp_config cfg;
@@ -139,9 +145,13 @@ request_headers(void)
 	joined(&b, got, sizeof(got));
 	is_str(got, "Authorization: Bearer abc.def.ghi|Accept: application/json, text/event-stream|"
 	    "Content-Type: application/json|Last-Event-ID: ev-3|Mcp-Session-Id: sess-1|"
-	    "Mcp-Protocol-Version: 2025-06-18|Mcp-Method: tools/call|Mcp-Name: my tool",
+	    "MCP-Protocol-Version: 2025-06-18|Mcp-Method: tools/call|Mcp-Name: my tool|"
+	    "Mcp-Param-Region: us-west1",
 	    "only the MCP set passes: no cookie, forwarding, hop-by-hop or identity headers");
 	ok(strstr(got, "sess-2") == NULL, "  one Mcp-Session-Id, the one cp_req_header reads");
+	ok(strstr(got, "tools/list") == NULL && strstr(got, "other") == NULL &&
+	    strstr(got, "2026-07-28") == NULL,
+	    "  one Mcp-Method, Mcp-Name and MCP-Protocol-Version, those cp_req_header reads");
 	cp_buf_free(&b);
 
 	cfg.gateway_protocol_version = "2025-11-25";
@@ -150,7 +160,8 @@ request_headers(void)
 	joined(&b, got, sizeof(got));
 	is_str(got, "Authorization: Bearer abc.def.ghi|Accept: application/json, text/event-stream|"
 	    "Content-Type: application/json|Last-Event-ID: ev-3|Mcp-Session-Id: sess-1|"
-	    "Mcp-Protocol-Version: 2025-06-18|Mcp-Method: tools/call|Mcp-Name: my tool",
+	    "MCP-Protocol-Version: 2025-06-18|Mcp-Method: tools/call|Mcp-Name: my tool|"
+	    "Mcp-Param-Region: us-west1",
 	    "gateway_protocol_version leaves a client's own version alone");
 	cp_buf_free(&b);
 	cp_req_free(&req);
