@@ -12,6 +12,8 @@
 #include "mcphdr.h"
 #include "seal.h"
 
+#define BODY_MAX_LEN    0x7fffffff  /* json-c takes the length as an int */
+
 /* The revisions whose requests must carry Mcp-Method (and Mcp-Name
  * where the method names something): doc/protocol.md 13.11.  A revision
  * the proxy does not know is not held to rules it may not have. */
@@ -164,6 +166,30 @@ check_name(const struct cp_mcphdr *h, json_object *body_value, bool required)
 	return why;
 }
 
+json_object *
+cp_mcphdr_body(const char *body, size_t len)
+{
+	json_tokener *tok;
+	json_object *msg = NULL;
+	size_t end;
+
+	if (len > BODY_MAX_LEN || (tok = json_tokener_new_ex(CP_MCP_MAX_BODY_DEPTH)) == NULL)
+		return NULL;
+	msg = json_tokener_parse_ex(tok, body, (int)len);
+	end = msg ? json_tokener_get_parse_end(tok) : len;
+	json_tokener_free(tok);
+	/* RFC 8259 section 2: only white space may follow the value; json-c
+	 * stops after it, where the gateway's parser refuses the body. */
+	while (end < len && (body[end] == ' ' || body[end] == '\t' || body[end] == '\r' ||
+	    body[end] == '\n'))
+		end++;
+	if (msg != NULL && (end < len || !json_object_is_type(msg, json_type_object))) {
+		json_object_put(msg);
+		msg = NULL;
+	}
+	return msg;
+}
+
 const char *
 cp_mcphdr_check(const struct cp_mcphdr *h, json_object *msg)
 {
@@ -172,15 +198,21 @@ cp_mcphdr_check(const struct cp_mcphdr *h, json_object *msg)
 	bool required;
 
 	if (msg == NULL || !json_object_is_type(msg, json_type_object))
-		return NULL;
+		return h->method || h->name || h->method_bad || h->name_bad ||
+		    cp_mcphdr_required(h->version) ?
+		    "Header mismatch: the body is not one JSON object to check the headers against" :
+		    NULL;
 	if (h->method_bad || (h->method && !field_ok(h->method)))
 		return "Header mismatch: the Mcp-Method header has characters it may not have";
 	if (h->name_bad || (h->name && !field_ok(h->name)))
 		return "Header mismatch: the Mcp-Name header has characters it may not have";
 	m = string_member(msg, "method");
 	method = m ? json_object_get_string(m) : NULL;
-	/* A notification need not carry them (doc/protocol.md 13.11). */
-	required = cp_mcphdr_required(h->version) && json_object_object_get_ex(msg, "id", &id);
+	/* Required on a request only, a method with an id (doc/protocol.md
+	 * 13.11): the revision leaves a notification's headers undefined,
+	 * and a response (an id, no method) has no method to mirror. */
+	required = cp_mcphdr_required(h->version) && method != NULL &&
+	    json_object_object_get_ex(msg, "id", &id);
 	if (h->method == NULL) {
 		if (required)
 			return "Header mismatch: the required Mcp-Method header is missing";

@@ -179,6 +179,16 @@ header_name(struct cp_buf *out, const char *var, size_t n)
 	return rc;
 }
 
+/* True when a request header's value v goes to the gateway: not empty,
+ * within CP_MAX_HEADER, bytes printable() takes. */
+static bool
+value_passed(const char *v)
+{
+	size_t n = strlen(v);
+
+	return n > 0 && n <= CP_MAX_HEADER && printable(v, n);
+}
+
 /* Appends ": value" and the NUL that ends a line.  Plain copies, not
  * cp_buf_printf: the Authorization value is the bulk of every relayed
  * request and vsnprintf copied it a byte at a time. */
@@ -198,20 +208,51 @@ add_line(struct cp_buf *out, const char *name, const char *value)
 	return rc == CP_OK ? add_value(out, value) : rc;
 }
 
+/* The Mcp-* headers the proxy reads itself, with their CGI variables:
+ * each goes upstream once, with the value cp_req_header read (the first,
+ * when the web server passed the variable twice: lighttpd's mod_cgi gives
+ * Mcp-Method and Mcp_Method one name), so that the session id checked
+ * against its owner and the version, method and name checked against the
+ * body (doc/protocol.md 13.13) are the ones the gateway gets.  The session
+ * id goes with the fixed set, as it always has. */
+#define SESSION_VAR "HTTP_MCP_SESSION_ID"
+static const struct {
+	const char *header, *var;
+} read_once[] = {
+	{ "MCP-Protocol-Version", "HTTP_MCP_PROTOCOL_VERSION" },
+	{ "Mcp-Method", "HTTP_MCP_METHOD" },
+	{ "Mcp-Name", "HTTP_MCP_NAME" },
+};
+
+/* True when the variable name var[0..n) is the session's or one of
+ * read_once. */
+static bool
+read_by_proxy(const char *var, size_t n)
+{
+	size_t i;
+
+	if (strlen(SESSION_VAR) == n && strncmp(var, SESSION_VAR, n) == 0)
+		return true;
+	for (i = 0; i < sizeof(read_once) / sizeof(read_once[0]); i++)
+		if (strlen(read_once[i].var) == n && strncmp(var, read_once[i].var, n) == 0)
+			return true;
+	return false;
+}
+
 enum cp_status
 cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out)
 {
-	/* The fixed set (issue #4); MCP-Protocol-Version is among the
-	 * Mcp-* below.  gateway_protocol_version stands in only for a
-	 * client that sent none (AgentCore needs one after initialize,
-	 * doc/agentcore-okta.md 3.6): replacing a client's own would tell
-	 * the gateway another revision than the body speaks (a 2026-07-28
-	 * request carries its version in the body too). */
+	/* The fixed set (issue #4), then read_once, then every other Mcp-*.
+	 * gateway_protocol_version stands in only for a client that sent
+	 * no MCP-Protocol-Version (AgentCore needs one after initialize,
+	 * doc/agentcore-okta.md 3.6), or one whose value would not be passed
+	 * (bytes past ASCII, which cp_req_header takes and value_passed does
+	 * not): replacing a client's own would tell the gateway another
+	 * revision than the body speaks (a 2026-07-28 request carries its
+	 * version in the body too). */
 	static const char *const fixed[] = {
 		"Authorization", "Accept", "Content-Type", "Last-Event-ID", "Mcp-Session-Id",
 	};
-	const char *pinned = cp_req_header(req, "MCP-Protocol-Version") == NULL ?
-	    req->cfg->gateway_protocol_version : NULL;
 	const char *v, *eq;
 	size_t i, mcp = 0;
 	char **e;
@@ -220,23 +261,23 @@ cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out)
 	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]) && rc == CP_OK; i++)
 		if ((v = cp_req_header(req, fixed[i])) != NULL)
 			rc = add_line(out, fixed[i], v);
-	if (rc == CP_OK && pinned)
-		rc = add_line(out, "MCP-Protocol-Version", pinned);
+	for (i = 0; i < sizeof(read_once) / sizeof(read_once[0]) && rc == CP_OK; i++) {
+		if ((v = cp_req_header(req, read_once[i].header)) != NULL && !value_passed(v))
+			v = NULL;
+		if (v == NULL && strcmp(read_once[i].header, "MCP-Protocol-Version") == 0)
+			v = req->cfg->gateway_protocol_version;
+		if (v != NULL)
+			rc = add_line(out, read_once[i].header, v);
+	}
 	for (e = req->envp; e && *e && rc == CP_OK; e++) {
 		if (strncmp(*e, "HTTP_MCP_", 9) != 0 || (eq = strchr(*e, '=')) == NULL ||
-		    eq == *e + 9)
-			continue;
-		/* The session goes once, as cp_req_header reads it: the id the
-		 * caller checked is the one the gateway gets, even if the web
-		 * server passed the variable twice. */
-		if ((size_t)(eq - *e) == strlen("HTTP_MCP_SESSION_ID") &&
-		    strncmp(*e, "HTTP_MCP_SESSION_ID", (size_t)(eq - *e)) == 0)
+		    eq == *e + 9 || read_by_proxy(*e, (size_t)(eq - *e)))
 			continue;
 		/* Same rules as every header we read: length, control bytes.
 		 * Spaces inside stay: an Mcp-Name may be "my tool"
 		 * (doc/protocol.md 13.12), and it passes unchanged. */
 		v = eq + 1;
-		if (v[0] == '\0' || strlen(v) > CP_MAX_HEADER || !printable(v, strlen(v)))
+		if (!value_passed(v))
 			continue;
 		if (++mcp > CP_RELAY_MAX_PASSED_HEADERS)
 			return CP_ERR_LIMIT;

@@ -120,9 +120,11 @@ enum cp_status cp_relay_error_id(struct cp_req *req, int status, json_object *id
 
 /* The request headers passed upstream, as "Name: value" lines appended
  * to out (NUL-separated), for tests: Authorization, Accept, Content-Type,
- * Last-Event-ID, Mcp-Session-Id (once, the value cp_req_header gives),
- * MCP-Protocol-Version (gateway_protocol_version instead when
- * configured) and every other Mcp-* header; nothing else.  CP_ERR_LIMIT past CP_RELAY_MAX_PASSED_HEADERS Mcp-* headers. */
+ * Last-Event-ID; Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method and
+ * Mcp-Name once each, the value cp_req_header gives
+ * (gateway_protocol_version for a version absent or not passable); and
+ * every other Mcp-* header; nothing else.  CP_ERR_LIMIT past
+ * CP_RELAY_MAX_PASSED_HEADERS other Mcp-* headers. */
 enum cp_status cp_relay_request_headers(const struct cp_req *req, struct cp_buf *out);
 
 /* True when the response header name[0..len) is passed to the client:

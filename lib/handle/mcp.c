@@ -301,15 +301,10 @@ static enum cp_status
 on_request(void *arg, const char *body, size_t len)
 {
 	struct mcp_call *call = arg;
-	json_tokener *tok = json_tokener_new();
-	json_object *msg = NULL, *m = NULL, *p, *n;
+	json_object *msg = cp_mcphdr_body(body, len), *m = NULL, *p, *n;
 	enum cp_status rc;
 	bool listen;
 
-	if (tok == NULL)
-		return CP_ERR_NOMEM;
-	msg = json_tokener_parse_ex(tok, body, (int)len);
-	json_tokener_free(tok);
 	if ((rc = headers_check(call, msg)) != CP_OK) {
 		json_object_put(msg);
 		return rc;

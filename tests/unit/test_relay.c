@@ -125,6 +125,12 @@ request_headers(void)
 		"HTTP_MCP_NAME=my tool",
 		"HTTP_MCP_SESSION_ID=sess-2",
 		"REMOTE_USER=alice",
+		/* The same headers again (Mcp_Method beside Mcp-Method under
+		 * lighttpd's mod_cgi): the proxy checked the first. */
+		"HTTP_MCP_METHOD=tools/list",
+		"HTTP_MCP_NAME=other",
+		"HTTP_MCP_PROTOCOL_VERSION=2026-07-28",
+		"HTTP_MCP_PARAM_REGION=us-west1",
 		NULL,
 	};
 	struct cp_config cfg;
@@ -139,9 +145,13 @@ request_headers(void)
 	joined(&b, got, sizeof(got));
 	is_str(got, "Authorization: Bearer abc.def.ghi|Accept: application/json, text/event-stream|"
 	    "Content-Type: application/json|Last-Event-ID: ev-3|Mcp-Session-Id: sess-1|"
-	    "Mcp-Protocol-Version: 2025-06-18|Mcp-Method: tools/call|Mcp-Name: my tool",
+	    "MCP-Protocol-Version: 2025-06-18|Mcp-Method: tools/call|Mcp-Name: my tool|"
+	    "Mcp-Param-Region: us-west1",
 	    "only the MCP set passes: no cookie, forwarding, hop-by-hop or identity headers");
 	ok(strstr(got, "sess-2") == NULL, "  one Mcp-Session-Id, the one cp_req_header reads");
+	ok(strstr(got, "tools/list") == NULL && strstr(got, "other") == NULL &&
+	    strstr(got, "2026-07-28") == NULL,
+	    "  one Mcp-Method, Mcp-Name and MCP-Protocol-Version, those cp_req_header reads");
 	cp_buf_free(&b);
 
 	cfg.gateway_protocol_version = "2025-11-25";
@@ -150,7 +160,8 @@ request_headers(void)
 	joined(&b, got, sizeof(got));
 	is_str(got, "Authorization: Bearer abc.def.ghi|Accept: application/json, text/event-stream|"
 	    "Content-Type: application/json|Last-Event-ID: ev-3|Mcp-Session-Id: sess-1|"
-	    "Mcp-Protocol-Version: 2025-06-18|Mcp-Method: tools/call|Mcp-Name: my tool",
+	    "MCP-Protocol-Version: 2025-06-18|Mcp-Method: tools/call|Mcp-Name: my tool|"
+	    "Mcp-Param-Region: us-west1",
 	    "gateway_protocol_version leaves a client's own version alone");
 	cp_buf_free(&b);
 	cp_req_free(&req);
@@ -163,6 +174,22 @@ request_headers(void)
 		joined(&b, got, sizeof(got));
 		is_str(got, "Authorization: Bearer abc.def.ghi|MCP-Protocol-Version: 2025-11-25",
 		    "gateway_protocol_version stands in for a client that sent none");
+		cp_buf_free(&b);
+		cp_req_free(&req);
+	}
+	/* A version with bytes past ASCII is read (cp_req_header takes them)
+	 * but not passed: the gateway must still get one. */
+	{
+		char *odd[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/mcp",
+			"HTTP_AUTHORIZATION=Bearer abc.def.ghi",
+			"HTTP_MCP_PROTOCOL_VERSION=2025-11-25\xc3\xa9", NULL };
+		is_int(cp_req_init(&req, NULL, odd, &cfg), CP_OK, "request with a non-ASCII version");
+		ok(cp_req_header(&req, "MCP-Protocol-Version") != NULL, "  which cp_req_header reads");
+		cp_buf_init(&b, 8192);
+		is_int(cp_relay_request_headers(&req, &b), CP_OK, "headers built");
+		joined(&b, got, sizeof(got));
+		is_str(got, "Authorization: Bearer abc.def.ghi|MCP-Protocol-Version: 2025-11-25",
+		    "gateway_protocol_version stands in for a version that would not be passed");
 		cp_buf_free(&b);
 		cp_req_free(&req);
 	}
@@ -305,7 +332,15 @@ header_check(void)
 		  "but one it carries must match" },
 		{ "tools/call", NULL, V, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", false,
 		  "Mcp-Method on a body that is a response" },
-		{ "tools/call", "x", V, "[1,2]", true, "a batch: the proxy uses nothing of it" },
+		{ NULL, NULL, V, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", true,
+		  "a response needs no Mcp-Method: it has no method to mirror" },
+		{ NULL, NULL, V, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-1,"
+		  "\"message\":\"no\"}}", true, "nor does an error response" },
+		{ NULL, NULL, V, "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\","
+		  "\"params\":{\"name\":\"get_weather\"}}", true,
+		  "a notification named like a tools/call needs no Mcp-Name either" },
+		{ "tools/call", "x", V, "[1,2]", false,
+		  "a batch with Mcp-Method: nothing to check it against (2026-07-28 has none)" },
 		{ "tools/list\x01", NULL, V, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\x01\"}",
 		  false, "control bytes in Mcp-Method" },
 	};
@@ -333,12 +368,81 @@ header_check(void)
 	h.method = "tools/call";
 	msg = json_tokener_parse(CALL("\"id\":1,", "x"));
 	ok(cp_mcphdr_check(&h, msg) != NULL, "an Mcp-Name the server passed with control bytes");
-	ok(cp_mcphdr_check(&h, NULL) == NULL, "no JSON body: nothing checked");
 	json_object_put(msg);
 	is_int(CP_MCP_HEADER_MISMATCH, -32020, "HeaderMismatch is -32020");
 	is_int(CP_MCP_HEADER_MISMATCH_STATUS, 400, "  with HTTP 400");
 #undef CALL
 #undef V
+}
+
+/* A body json-c cannot read as one object cannot be matched against the
+ * headers (doc/protocol.md 13.13): refused when the client sent them or
+ * speaks 2026-07-28, passed to the gateway otherwise. */
+static void
+unreadable_body(void)
+{
+	static const struct {
+		const char *body;
+		bool object;
+		const char *what;
+	} bodies[] = {
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}", true, "one object" },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"} \r\n\t", true,
+		  "one object, white space after it" },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}x", false,
+		  "bytes after the object" },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}"
+		  "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\"}", false,
+		  "two objects" },
+		{ "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}]", false, "a batch" },
+		{ "[1,2]", false, "an array" },
+		{ "\"tools/list\"", false, "a string" },
+		{ "", false, "empty" },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,", false, "cut short" },
+		{ "not json", false, "not JSON" },
+	};
+	struct cp_mcphdr none = { 0 }, method = { .method = "tools/list" },
+	    name = { .name = "echo" }, bad = { .method_bad = true },
+	    old = { .version = "2025-11-25" }, new = { .version = "2026-07-28" };
+	char deep[1024];
+	json_object *msg;
+	size_t i, d, n;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		msg = cp_mcphdr_body(bodies[i].body, strlen(bodies[i].body));
+		ok((msg != NULL) == bodies[i].object, "body %s: %s", bodies[i].object ?
+		    "read" : "not one JSON object", bodies[i].what);
+		json_object_put(msg);
+	}
+	msg = cp_mcphdr_body("{}\0{}", 5);
+	ok(msg == NULL, "body with a NUL after the object: not one JSON object");
+	json_object_put(msg);
+	/* A tools/call whose objects nest d levels (the message, params and
+	 * arguments are three of them): json-c counts the innermost value as
+	 * a level too, so CP_MCP_MAX_BODY_DEPTH - 1 objects is the most. */
+	for (d = CP_MCP_MAX_BODY_DEPTH - 1; d <= CP_MCP_MAX_BODY_DEPTH; d++) {
+		n = (size_t)snprintf(deep, sizeof(deep), "{\"jsonrpc\":\"2.0\",\"id\":1,"
+		    "\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":");
+		for (i = 2; i < d; i++)
+			n += (size_t)snprintf(deep + n, sizeof(deep) - n, "{\"a\":");
+		n += (size_t)snprintf(deep + n, sizeof(deep) - n, "1");
+		for (i = 0; i < d; i++)
+			n += (size_t)snprintf(deep + n, sizeof(deep) - n, "}");
+		msg = cp_mcphdr_body(deep, n);
+		ok((msg != NULL) == (d < CP_MCP_MAX_BODY_DEPTH), "a body %zu objects deep (%zu bytes) %s",
+		    d, n, d < CP_MCP_MAX_BODY_DEPTH ? "is read" : "is not");
+		json_object_put(msg);
+	}
+	ok(cp_mcphdr_check(&none, NULL) == NULL, "unreadable body, no headers: passed to the gateway");
+	ok(cp_mcphdr_check(&old, NULL) == NULL, "  nor under 2025-11-25");
+	ok(cp_mcphdr_check(&method, NULL) != NULL, "unreadable body with Mcp-Method: refused");
+	ok(cp_mcphdr_check(&name, NULL) != NULL, "  with Mcp-Name: refused");
+	ok(cp_mcphdr_check(&bad, NULL) != NULL, "  with an unreadable Mcp-Method: refused");
+	ok(cp_mcphdr_check(&new, NULL) != NULL, "  under 2026-07-28 without headers: refused");
+	msg = json_tokener_parse("[1,2]");
+	ok(cp_mcphdr_check(&new, msg) != NULL, "  an array given as the message: refused");
+	ok(cp_mcphdr_check(&none, msg) == NULL, "  ... and passed without headers");
+	json_object_put(msg);
 }
 
 int
@@ -349,5 +453,6 @@ main(void)
 	response_headers();
 	request_headers();
 	header_check();
+	unreadable_body();
 	return tap_done();
 }
