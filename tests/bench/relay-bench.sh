@@ -1,6 +1,7 @@
 #!/bin/bash
 # Relay benchmark (issue #4): wrk on loopback against
-#   A  the installed relay (mcp.fcgi) behind lighttpd / Apache mod_fcgid,
+#   A  the installed relay (mcp.fcgi) behind lighttpd (the snippet) and
+#      Apache (mod_proxy_fcgi to the relay run as a service),
 #   B  the same web server's own reverse proxy (mod_proxy / mod_proxy_http),
 #   C  the upstream directly,
 # where the upstream is nginx answering a fixed JSON-RPC result, so it is
@@ -188,11 +189,8 @@ AA=http://127.0.0.1:$aa_port/mcp
 LBU=http://127.0.0.1:$LBPORT/mcp
 AB=http://127.0.0.1:$ab_port/mcp
 # Warm-up before measuring: each relay process verifies the token once
-# and opens its upstream connection, and Apache's mod_fcgid grows its
-# pool.  mod_fcgid spawns only after a request found every process busy
-# and slept a second (doc/test-rig.md G5), so a pool the size of the load keeps
-# stalling; warming at twice the measured concurrency leaves it larger,
-# as FcgidMinProcessesPerClass would keep it in service.
+# and opens its upstream connections, at twice the measured concurrency
+# so that every pooled relay thread has one.
 for u in "$LA" "$AA" "$LBU" "$AB"; do
 	wrk -t2 -c$((CONNS * 2)) -d"$WARM_SECONDS"s -s "$T/post.lua" "$u" >/dev/null 2>&1
 done
@@ -220,7 +218,7 @@ printf '%-34s %10s %9s %9s %12s\n' target req/s p50-ms p99-ms sse-first-ms
 printf '%-34s %10s %9s %9s %12s\n' "C upstream (nginx) direct" "$c_rps" "$c_p50" "$c_p99" "-"
 printf '%-34s %10s %9s %9s %12s\n' "A lighttpd + relay (mcp.fcgi)" "$la_rps" "$la_p50" "$la_p99" "$la_sse"
 printf '%-34s %10s %9s %9s %12s\n' "B lighttpd mod_proxy" "$lb_rps" "$lb_p50" "$lb_p99" "$lb_sse"
-printf '%-34s %10s %9s %9s %12s\n' "A Apache mod_fcgid + relay" "$aa_rps" "$aa_p50" "$aa_p99" "$aa_sse"
+printf '%-34s %10s %9s %9s %12s\n' "A Apache + relay (proxy_fcgi)" "$aa_rps" "$aa_p50" "$aa_p99" "$aa_sse"
 printf '%-34s %10s %9s %9s %12s\n' "B Apache mod_proxy_http" "$ab_rps" "$ab_p50" "$ab_p99" "$ab_sse"
 echo "A/B lighttpd: throughput $(ratio "$la_rps" "$lb_rps") (target >= 0.9), p99 $(ratio "$la_p99" "$lb_p99") (target <= 1.2)"
 echo "A/B Apache:   throughput $(ratio "$aa_rps" "$ab_rps") (target >= 0.9), p99 $(ratio "$aa_p99" "$ab_p99") (target <= 1.2)"
