@@ -122,8 +122,10 @@ enum cp_status cp_client_id_check(const char *client_id, size_t len,
 bool cp_client_allowed(const struct cp_config *cfg, const char *client_id);
 
 /* Validates a document body[0..len) fetched for client_id (CIMD 4.1,
- * doc/protocol.md 6) and fills *doc (caller frees with cp_cimd_doc_free,
- * also after a failure).  Strict JSON (jsonparse.h: no duplicate member,
+ * doc/protocol.md 6) and fills *doc (caller frees with cp_cimd_doc_free).
+ * *doc is cleared first, without freeing, so it must hold nothing; a
+ * failure leaves it empty (nothing to free, freeing it is harmless), so
+ * a failed doc can be validated into again.  Strict JSON (jsonparse.h: no duplicate member,
  * no trailing bytes, UTF-8, depth cap), an object whose client_id equals
  * client_id exactly, redirect_uris a non-empty array of https or http
  * loopback URLs without fragment or userinfo, no client_secret and no
