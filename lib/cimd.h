@@ -88,6 +88,8 @@ struct cp_cimd_doc {
 	char *jwks_uri;             /* private_key_jwt: https URL of the set, or NULL */
 	time_t good_stored;         /* served from the last good copy: when that
 	                               copy was stored; else 0 */
+	bool good_unasked;          /* ... because our per-host limit kept the
+	                               host from being asked */
 	unsigned char hash[CP_CIMD_HASH_LEN];   /* SHA-256 of the body bytes */
 };
 
@@ -156,7 +158,8 @@ bool cp_cimd_jwks_check(struct json_object *jwks, const char **why);
  * than CP_CIMD_KEYS_GOOD_TTL ago (never when our own per-host limit
  * stopped the fetch; a 404/410 or an invalid set evicts both copies).
  * Inline jwks of a document served from its last good copy count only
- * within the same CP_CIMD_KEYS_GOOD_TTL.  st may be NULL (no cache).
+ * within the same CP_CIMD_KEYS_GOOD_TTL, and not when the host was not
+ * asked (good_unasked).  st may be NULL (no cache).
  * *jwks gets a reference the caller puts.  CP_ERR_INVALID when doc has
  * no key set or it breaks the rules (*why says which), CP_ERR_FETCH (a
  * transient failure: cp_cimd_failure_transient) when no copy young

@@ -28,6 +28,9 @@
 #define LOCK_PREFIX     "cimd-fetching:"
 #define HOST_PREFIX     "cimd-host:"
 #define HOST_COUNT_TRIES 8
+/* Why a fetch did not happen when count_host_fetch said no; also read
+ * back from a remembered failure, so it is compared as text. */
+#define HOST_LIMIT_WHY  "the client's server was asked too often this minute"
 
 /* The reason of a failure read back from the store: the programs serve
  * one request at a time, and *why must outlive cp_cimd_resolve. */
@@ -382,7 +385,7 @@ fetch_and_check(const struct cp_config *cfg, struct cp_store *st, const char *cl
 	if (count_host_fetch(st, client_id) == CP_ERR_DENIED) {
 		cp_log(CP_LOG_WARN, "client document %s not fetched: its host had %d fetches "
 		    "this minute", client_id, CP_CIMD_HOST_FETCHES_PER_MINUTE);
-		*why = "the client's server was asked too often this minute";
+		*why = HOST_LIMIT_WHY;
 		rc = CP_ERR_FETCH;
 		goto out;
 	}
@@ -462,6 +465,9 @@ cp_cimd_resolve(const struct cp_config *cfg, struct cp_store *st,
 	    fallback(cfg, st, client_id, doc, source) == CP_OK) {
 		cp_log(CP_LOG_WARN, "client document %s: using the %s copy", client_id,
 		    cp_cimd_source_str(*source));
+		/* The host said nothing: its keys do not stand in (cp_cimd_jwks). */
+		doc->good_unasked = *source == CP_CIMD_SRC_LAST_GOOD && reason != NULL &&
+		    strcmp(reason, HOST_LIMIT_WHY) == 0;
 		rc = CP_OK;
 	}
 	if (fetched && rc != CP_OK && rc != CP_ERR_NOMEM)
@@ -535,7 +541,7 @@ jwks_fetch(const struct cp_config *cfg, struct cp_store *st, const char *uri,
 	if (count_host_fetch(st, uri) == CP_ERR_DENIED) {
 		cp_log(CP_LOG_WARN, "jwks_uri %s not fetched: its host had %d fetches "
 		    "this minute", uri, CP_CIMD_HOST_FETCHES_PER_MINUTE);
-		*why = "the client's server was asked too often this minute";
+		*why = HOST_LIMIT_WHY;
 		*limited = true;
 		rc = CP_ERR_FETCH;
 		goto out;
@@ -574,13 +580,15 @@ cp_cimd_jwks(const struct cp_config *cfg, struct cp_store *st,
 	*jwks = NULL;
 	*why = NULL;
 	if (doc->jwks != NULL) {
-		if (doc->good_stored != 0 &&
-		    time(NULL) - doc->good_stored > CP_CIMD_KEYS_GOOD_TTL) {
-			cp_log(CP_LOG_WARN, "client document %s: its last good copy is older "
-			    "than %d s; its keys are not used", doc->client_id,
-			    CP_CIMD_KEYS_GOOD_TTL);
-			*why = "the client's document cannot be fetched and its last good "
-			    "copy is too old to take keys from";
+		if (doc->good_stored != 0 && (doc->good_unasked ||
+		    time(NULL) - doc->good_stored > CP_CIMD_KEYS_GOOD_TTL)) {
+			cp_log(CP_LOG_WARN, "client document %s: its last good copy %s; "
+			    "its keys are not used", doc->client_id, doc->good_unasked ?
+			    "stands in for a fetch our per-host limit stopped" :
+			    "is older than CP_CIMD_KEYS_GOOD_TTL");
+			*why = doc->good_unasked ? HOST_LIMIT_WHY : "the client's document "
+			    "cannot be fetched and its last good copy is too old to take "
+			    "keys from";
 			return CP_ERR_FETCH;
 		}
 		*jwks = json_object_get(doc->jwks);
