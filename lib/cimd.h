@@ -50,6 +50,12 @@ enum cp_client_auth {
 #define CP_CIMD_TTL_MAX             86400
 #define CP_CIMD_TTL_DEFAULT         600
 #define CP_CIMD_GOOD_TTL            (30 * 86400)
+/* Keys are another matter: a client that drops a key (leaked, rotated)
+ * must not see it honoured for a month because its host can be made to
+ * fail.  A key set's last good copy (jwks_uri), and the inline jwks of a
+ * document served from its last good copy, are used no longer than a
+ * fresh copy could have been cached (doc/protocol.md 5.11). */
+#define CP_CIMD_KEYS_GOOD_TTL       CP_CIMD_TTL_MAX
 
 /* Bounds on fetching (doc/protocol.md 5.10, 7.3).  A failed resolution is
  * remembered NEGATIVE_TTL seconds and answered from the store meanwhile;
@@ -80,6 +86,10 @@ struct cp_cimd_doc {
 	enum cp_client_auth auth;   /* token_endpoint_auth_method */
 	struct json_object *jwks;   /* private_key_jwt: the inline key set, or NULL */
 	char *jwks_uri;             /* private_key_jwt: https URL of the set, or NULL */
+	time_t good_stored;         /* served from the last good copy: when that
+	                               copy was stored; else 0 */
+	bool good_unasked;          /* ... because our per-host limit kept the
+	                               host from being asked */
 	unsigned char hash[CP_CIMD_HASH_LEN];   /* SHA-256 of the body bytes */
 };
 
@@ -114,8 +124,10 @@ enum cp_status cp_client_id_check(const char *client_id, size_t len,
 bool cp_client_allowed(const struct cp_config *cfg, const char *client_id);
 
 /* Validates a document body[0..len) fetched for client_id (CIMD 4.1,
- * doc/protocol.md 6) and fills *doc (caller frees with cp_cimd_doc_free,
- * also after a failure).  Strict JSON (jsonparse.h: no duplicate member,
+ * doc/protocol.md 6) and fills *doc (caller frees with cp_cimd_doc_free).
+ * *doc is cleared first, without freeing, so it must hold nothing; a
+ * failure leaves it empty (nothing to free, freeing it is harmless), so
+ * a failed doc can be validated into again.  Strict JSON (jsonparse.h: no duplicate member,
  * no trailing bytes, UTF-8, depth cap), an object whose client_id equals
  * client_id exactly, redirect_uris a non-empty array of https or http
  * loopback URLs without fragment or userinfo, no client_secret and no
@@ -142,10 +154,16 @@ bool cp_cimd_jwks_check(struct json_object *jwks, const char **why);
  * its jwks_uri's body, taken from the store's fresh copy, else fetched
  * (cp_cimd_fetch: the SSRF, size and host-rate rules of a document),
  * checked with cp_cimd_jwks_check and cached for cp_cimd_cache_ttl, else
- * on a transport failure the last good copy.  st may be NULL (no cache).
+ * when the host did not answer usably the last good copy, if stored less
+ * than CP_CIMD_KEYS_GOOD_TTL ago (never when our own per-host limit
+ * stopped the fetch; a 404/410 or an invalid set evicts both copies).
+ * Inline jwks of a document served from its last good copy count only
+ * within the same CP_CIMD_KEYS_GOOD_TTL, and not when the host was not
+ * asked (good_unasked).  st may be NULL (no cache).
  * *jwks gets a reference the caller puts.  CP_ERR_INVALID when doc has
- * no key set or it breaks the rules (*why says which), else the fetch's
- * failure. */
+ * no key set or it breaks the rules (*why says which), CP_ERR_FETCH (a
+ * transient failure: cp_cimd_failure_transient) when no copy young
+ * enough stands in, else the fetch's failure. */
 enum cp_status cp_cimd_jwks(const struct cp_config *cfg, struct cp_store *st,
     const struct cp_cimd_doc *doc, struct json_object **jwks, const char **why);
 

@@ -28,6 +28,9 @@
 #define LOCK_PREFIX     "cimd-fetching:"
 #define HOST_PREFIX     "cimd-host:"
 #define HOST_COUNT_TRIES 8
+/* Why a fetch did not happen when count_host_fetch said no; also read
+ * back from a remembered failure, so it is compared as text. */
+#define HOST_LIMIT_WHY  "the client's server was asked too often this minute"
 
 /* The reason of a failure read back from the store: the programs serve
  * one request at a time, and *why must outlive cp_cimd_resolve. */
@@ -246,11 +249,17 @@ fallback(const struct cp_config *cfg, struct cp_store *st, const char *client_id
 	struct cp_buf body;
 	enum cp_status rc = CP_ERR_NOT_FOUND;
 	const char *why;
+	time_t expires = 0;
 
 	cp_buf_init(&body, CP_CIMD_MAX_BODY);
 	if (st != NULL && cp_store_get(st, CP_NS_CIMD_GOOD, client_id,
-	    strlen(client_id), &body, NULL) == CP_OK &&
+	    strlen(client_id), &body, &expires) == CP_OK &&
 	    cp_cimd_validate(client_id, cp_buf_cstr(&body), body.len, doc, NULL) == CP_OK) {
+		/* cache() stored it for CP_CIMD_GOOD_TTL: cp_cimd_jwks
+		 * bounds the age of the keys it carries by this. */
+		doc->good_stored = expires - CP_CIMD_GOOD_TTL;
+		if (doc->good_stored <= 0)
+			doc->good_stored = 1;
 		*source = CP_CIMD_SRC_LAST_GOOD;
 		rc = CP_OK;
 		goto out;
@@ -271,10 +280,11 @@ out:
 }
 
 /* Caches res's body under key (a client_id, or CP_CIMD_JWKS_KEY and a
- * jwks_uri) for its cp_cimd_cache_ttl, and as the last good copy. */
+ * jwks_uri) for its cp_cimd_cache_ttl, and as the last good copy for
+ * good_ttl seconds. */
 static void
 cache(struct cp_store *st, const char *client_id, const struct cp_fetch_result *res,
-    enum cp_cimd_source *source)
+    long good_ttl, enum cp_cimd_source *source)
 {
 	time_t now = time(NULL);
 	size_t len = strlen(client_id);
@@ -290,7 +300,7 @@ cache(struct cp_store *st, const char *client_id, const struct cp_fetch_result *
 	if ((ttl > 0 && cp_store_put(st, CP_NS_CIMD, client_id, len,
 	    res->body.data, res->body.len, now + ttl) != CP_OK) ||
 	    cp_store_put(st, CP_NS_CIMD_GOOD, client_id, len, res->body.data,
-	    res->body.len, now + CP_CIMD_GOOD_TTL) != CP_OK)
+	    res->body.len, now + good_ttl) != CP_OK)
 		cp_log(CP_LOG_WARN, "could not cache the client document of %s", client_id);
 }
 
@@ -375,7 +385,7 @@ fetch_and_check(const struct cp_config *cfg, struct cp_store *st, const char *cl
 	if (count_host_fetch(st, client_id) == CP_ERR_DENIED) {
 		cp_log(CP_LOG_WARN, "client document %s not fetched: its host had %d fetches "
 		    "this minute", client_id, CP_CIMD_HOST_FETCHES_PER_MINUTE);
-		*why = "the client's server was asked too often this minute";
+		*why = HOST_LIMIT_WHY;
 		rc = CP_ERR_FETCH;
 		goto out;
 	}
@@ -388,7 +398,7 @@ fetch_and_check(const struct cp_config *cfg, struct cp_store *st, const char *cl
 			evict(st, client_id);
 			goto out;
 		}
-		cache(st, client_id, &res, source);
+		cache(st, client_id, &res, CP_CIMD_GOOD_TTL, source);
 		goto out;
 	}
 	rc = frc;
@@ -455,6 +465,9 @@ cp_cimd_resolve(const struct cp_config *cfg, struct cp_store *st,
 	    fallback(cfg, st, client_id, doc, source) == CP_OK) {
 		cp_log(CP_LOG_WARN, "client document %s: using the %s copy", client_id,
 		    cp_cimd_source_str(*source));
+		/* The host said nothing: its keys do not stand in (cp_cimd_jwks). */
+		doc->good_unasked = *source == CP_CIMD_SRC_LAST_GOOD && reason != NULL &&
+		    strcmp(reason, HOST_LIMIT_WHY) == 0;
 		rc = CP_OK;
 	}
 	if (fetched && rc != CP_OK && rc != CP_ERR_NOMEM)
@@ -489,37 +502,47 @@ jwks_parse(const char *body, size_t len, const char **why)
 	return o;
 }
 
-/* The cached body of key in ns, checked, or NULL. */
+/* The cached body of key in ns, checked, or NULL.  A last good copy
+ * counts only if it expires within CP_CIMD_KEYS_GOOD_TTL, so one stored
+ * for longer (by an older version, for 30 days) is passed over. */
 static json_object *
 jwks_from_store(struct cp_store *st, enum cp_store_ns ns, const char *key)
 {
 	struct cp_buf body;
 	json_object *o = NULL;
 	const char *why;
+	time_t expires = 0;
 
 	if (st == NULL)
 		return NULL;
 	cp_buf_init(&body, CP_CIMD_MAX_JWKS);
-	if (cp_store_get(st, ns, key, strlen(key), &body, NULL) == CP_OK)
+	if (cp_store_get(st, ns, key, strlen(key), &body, &expires) == CP_OK &&
+	    (ns != CP_NS_CIMD_GOOD || expires <= time(NULL) + CP_CIMD_KEYS_GOOD_TTL))
 		o = jwks_parse(cp_buf_cstr(&body), body.len, &why);
 	cp_buf_free(&body);
 	return o;
 }
 
 /* Fetches uri as a document is fetched (same SSRF rules, cap, host
- * count), checks and caches it under key. */
+ * count), checks and caches it under key.  *limited is set when our
+ * own per-host count stopped the fetch (CP_ERR_FETCH): the host was not
+ * asked, so nothing it said may be stood in for (cp_cimd_jwks). */
 static enum cp_status
 jwks_fetch(const struct cp_config *cfg, struct cp_store *st, const char *uri,
-    const char *key, json_object **jwks, const char **why)
+    const char *key, json_object **jwks, bool *limited, const char **why)
 {
 	struct cp_fetch_result res;
 	enum cp_cimd_source source;
 	enum cp_status rc;
 
+	*limited = false;
 	memset(&res, 0, sizeof(res));
 	cp_buf_init(&res.body, CP_CIMD_MAX_JWKS);
 	if (count_host_fetch(st, uri) == CP_ERR_DENIED) {
-		*why = "the client's server was asked too often this minute";
+		cp_log(CP_LOG_WARN, "jwks_uri %s not fetched: its host had %d fetches "
+		    "this minute", uri, CP_CIMD_HOST_FETCHES_PER_MINUTE);
+		*why = HOST_LIMIT_WHY;
+		*limited = true;
 		rc = CP_ERR_FETCH;
 		goto out;
 	}
@@ -527,6 +550,9 @@ jwks_fetch(const struct cp_config *cfg, struct cp_store *st, const char *uri,
 		*why = res.why != NULL ? res.why : cp_status_str(rc);
 		cp_log(CP_LOG_INFO, "jwks_uri %s not fetched: %s (HTTP %ld)", uri, *why,
 		    res.status);
+		/* doc/protocol.md 5.11: a withdrawn set is authoritative. */
+		if (res.klass == CP_FETCH_GONE)
+			evict(st, key);
 		if (res.klass == CP_FETCH_TRANSPORT && rc == CP_ERR_UPSTREAM)
 			rc = CP_ERR_FETCH;
 		goto out;
@@ -537,7 +563,7 @@ jwks_fetch(const struct cp_config *cfg, struct cp_store *st, const char *uri,
 		rc = CP_ERR_INVALID;
 		goto out;
 	}
-	cache(st, key, &res, &source);
+	cache(st, key, &res, CP_CIMD_KEYS_GOOD_TTL, &source);
 out:
 	cp_buf_free(&res.body);
 	return rc;
@@ -548,11 +574,23 @@ cp_cimd_jwks(const struct cp_config *cfg, struct cp_store *st,
     const struct cp_cimd_doc *doc, json_object **jwks, const char **why)
 {
 	char key[CP_STORE_MAX_KEY];
+	bool limited = false;
 	enum cp_status rc;
 
 	*jwks = NULL;
 	*why = NULL;
 	if (doc->jwks != NULL) {
+		if (doc->good_stored != 0 && (doc->good_unasked ||
+		    time(NULL) - doc->good_stored > CP_CIMD_KEYS_GOOD_TTL)) {
+			cp_log(CP_LOG_WARN, "client document %s: its last good copy %s; "
+			    "its keys are not used", doc->client_id, doc->good_unasked ?
+			    "stands in for a fetch our per-host limit stopped" :
+			    "is older than CP_CIMD_KEYS_GOOD_TTL");
+			*why = doc->good_unasked ? HOST_LIMIT_WHY : "the client's document "
+			    "cannot be fetched and its last good copy is too old to take "
+			    "keys from";
+			return CP_ERR_FETCH;
+		}
 		*jwks = json_object_get(doc->jwks);
 		return CP_OK;
 	}
@@ -562,9 +600,10 @@ cp_cimd_jwks(const struct cp_config *cfg, struct cp_store *st,
 	}
 	if ((*jwks = jwks_from_store(st, CP_NS_CIMD, key)) != NULL)
 		return CP_OK;
-	rc = jwks_fetch(cfg, st, doc->jwks_uri, key, jwks, why);
-	/* doc/protocol.md 5.11: only when the host did not answer usably. */
-	if (cp_cimd_failure_transient(rc) &&
+	rc = jwks_fetch(cfg, st, doc->jwks_uri, key, jwks, &limited, why);
+	/* doc/protocol.md 5.11: only when the host did not answer usably;
+	 * not when we did not ask it (an attacker can use up its count). */
+	if (cp_cimd_failure_transient(rc) && !limited &&
 	    (*jwks = jwks_from_store(st, CP_NS_CIMD_GOOD, key)) != NULL) {
 		cp_log(CP_LOG_WARN, "jwks_uri %s: using the last good copy", doc->jwks_uri);
 		rc = CP_OK;

@@ -224,6 +224,12 @@ jwk_pubkey(json_object *jwk, const struct jws_alg *alg, gnutls_pubkey_t *out,
 		if (n < CP_JWT_MIN_RSA_BYTES || n > CP_JWT_MAX_RSA_BYTES ||
 		    b.len - sb > CP_JWT_MAX_RSA_E_BYTES || !(b.data[b.len - 1] & 1))
 			goto out;
+		/* RFC 8017 section 3.1: 3 <= e < n.  With e = 1 the signature
+		 * is the encoded message itself, which anyone can write; e < n
+		 * holds already (at most MAX_RSA_E_BYTES against at least
+		 * MIN_RSA_BYTES, both without leading zeros). */
+		if (b.len - sb == 1 && (unsigned char)b.data[sb] < CP_JWT_MIN_RSA_E)
+			goto out;
 		da.data = (unsigned char *)a.data + sa;
 		da.size = (unsigned)n;
 		db.data = (unsigned char *)b.data + sb;

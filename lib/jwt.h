@@ -24,6 +24,7 @@
 #define CP_JWT_MIN_RSA_BYTES    256     /* 2048 bits, RFC 7518 section 3.3 */
 #define CP_JWT_MAX_RSA_BYTES    1024    /* 8192 bits */
 #define CP_JWT_MAX_RSA_E_BYTES  8
+#define CP_JWT_MIN_RSA_E        3       /* RFC 8017 section 3.1: 3 <= e < n */
 
 struct cp_jwt_expect {
 	const char *issuer;         /* required */

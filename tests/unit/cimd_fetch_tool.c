@@ -5,8 +5,16 @@
  *                                               store CONF names
  *   cimd_fetch_tool CONF fetch CLIENT_ID        cp_cimd_fetch alone, with the
  *                                               process's peak RSS after it
- *   cimd_fetch_tool CONF seed-good CLIENT_ID FILE
- *                                               FILE as the last good copy
+ *   cimd_fetch_tool CONF seed-good CLIENT_ID FILE [SECONDS]
+ *                                               FILE as the last good copy,
+ *                                               for SECONDS (default
+ *                                               CP_CIMD_GOOD_TTL); CLIENT_ID
+ *                                               may be "jwks:" and a URL
+ *   cimd_fetch_tool CONF jwks JWKS_URI...       cp_cimd_jwks for a
+ *                                               private_key_jwt document
+ *                                               naming JWKS_URI
+ *   cimd_fetch_tool CONF doc-jwks CLIENT_ID...  cp_cimd_resolve, then
+ *                                               cp_cimd_jwks (as /token)
  *   cimd_fetch_tool CONF has CLIENT_ID          which cached copies exist, and
  *                                               the cache entry's seconds left
  *   cimd_fetch_tool CONF forget CLIENT_ID...    cp_cimd_forget: the remembered
@@ -18,6 +26,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -120,10 +129,43 @@ do_fetch(const struct cp_config *cfg, const char *id)
 	emit(o);
 }
 
+/* cp_cimd_jwks for doc (resolved from id when doc is NULL, else naming
+ * the jwks_uri id). */
+static void
+do_jwks(const struct cp_config *cfg, struct cp_store *st, const char *id, bool resolve)
+{
+	struct cp_cimd_doc doc;
+	enum cp_cimd_source src = CP_CIMD_SRC_NONE;
+	json_object *o = json_object_new_object(), *jwks = NULL, *keys;
+	const char *why = NULL;
+	enum cp_status rc = CP_OK;
+
+	memset(&doc, 0, sizeof(doc));
+	if (resolve) {
+		rc = cp_cimd_resolve(cfg, st, id, &doc, &src, &why);
+		put_str(o, "source", cp_cimd_source_str(src));
+	} else {
+		doc.auth = CP_CLIENT_AUTH_PRIVATE_KEY_JWT;
+		doc.jwks_uri = strdup(id);
+	}
+	if (rc == CP_OK)
+		rc = cp_cimd_jwks(cfg, st, &doc, &jwks, &why);
+	put_str(o, "id", id);
+	put_str(o, "status", cp_status_str(rc));
+	put_str(o, "why", why);
+	if (rc == CP_OK && json_object_object_get_ex(jwks, "keys", &keys))
+		json_object_object_add(o, "keys",
+		    json_object_new_int64((int64_t)json_object_array_length(keys)));
+	json_object_put(jwks);
+	cp_cimd_doc_free(&doc);
+	emit(o);
+}
+
 static int
-do_seed(struct cp_store *st, const char *id, const char *file)
+do_seed(struct cp_store *st, const char *id, const char *file, const char *secs)
 {
 	char body[CP_CIMD_MAX_BODY + 1];
+	long ttl = secs != NULL ? strtol(secs, NULL, 10) : CP_CIMD_GOOD_TTL;
 	size_t n;
 	FILE *f;
 
@@ -132,7 +174,7 @@ do_seed(struct cp_store *st, const char *id, const char *file)
 	n = fread(body, 1, sizeof(body), f);
 	fclose(f);
 	if (n > CP_CIMD_MAX_BODY || cp_store_put(st, CP_NS_CIMD_GOOD, id, strlen(id),
-	    body, n, time(NULL) + CP_CIMD_GOOD_TTL) != CP_OK)
+	    body, n, time(NULL) + ttl) != CP_OK)
 		return 2;
 	return 0;
 }
@@ -170,9 +212,12 @@ main(int argc, char **argv)
 	const char *cmd = argc > 2 ? argv[2] : "";
 
 	if (argc < 4 || (strcmp(cmd, "resolve") != 0 && strcmp(cmd, "fetch") != 0 &&
-	    strcmp(cmd, "has") != 0 && strcmp(cmd, "forget") != 0 && (strcmp(cmd, "seed-good") != 0 || argc != 5))) {
+	    strcmp(cmd, "has") != 0 && strcmp(cmd, "forget") != 0 &&
+	    strcmp(cmd, "jwks") != 0 && strcmp(cmd, "doc-jwks") != 0 &&
+	    (strcmp(cmd, "seed-good") != 0 || argc < 5 || argc > 6))) {
 		fprintf(stderr, "usage: %s CONF resolve|fetch|has|forget CLIENT_ID... | "
-		    "CONF seed-good CLIENT_ID FILE\n", argv[0]);
+		    "CONF jwks|doc-jwks ID... | CONF seed-good CLIENT_ID FILE [SECONDS]\n",
+		    argv[0]);
 		return 2;
 	}
 	cp_log_init("cimd_fetch_tool");
@@ -187,13 +232,17 @@ main(int argc, char **argv)
 	}
 	rc = 0;
 	if (strcmp(cmd, "seed-good") == 0)
-		rc = do_seed(st, argv[3], argv[4]);
+		rc = do_seed(st, argv[3], argv[4], argc > 5 ? argv[5] : NULL);
 	else
 		for (i = 3; i < argc; i++)
 			if (strcmp(cmd, "resolve") == 0)
 				do_resolve(&cfg, st, argv[i]);
 			else if (strcmp(cmd, "has") == 0)
 				do_has(st, argv[i]);
+			else if (strcmp(cmd, "jwks") == 0)
+				do_jwks(&cfg, st, argv[i], false);
+			else if (strcmp(cmd, "doc-jwks") == 0)
+				do_jwks(&cfg, st, argv[i], true);
 			else if (strcmp(cmd, "forget") == 0)
 				rc |= cp_cimd_forget(st, argv[i]) == CP_OK ? 0 : 1;
 			else

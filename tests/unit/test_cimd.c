@@ -682,6 +682,41 @@ static const struct inline_case inline_cases[] = {
 	{ "\"" URL "\"", CP_ERR_SYNTAX, "a string" },
 };
 
+/* cp_cimd_resolve validates into one doc several times (a cached copy
+ * that fails, then a fetch; a last good copy that fails, then the pin),
+ * and cp_cimd_validate starts by clearing doc: a failure must leave
+ * nothing allocated behind, the key set (a json-c reference) and the
+ * jwks_uri included.  Under the sanitizer build LeakSanitizer fails this
+ * program if it does. */
+static void
+test_doc_reuse(void)
+{
+	static const char *const failing[] = {
+		/* fails after the key set is taken */
+		"{\"client_id\":\"" URL "\"," GOOD_REST ",\"token_endpoint_auth_method\":"
+		"\"private_key_jwt\",\"jwks\":{\"keys\":[{\"kty\":\"EC\"}]},"
+		"\"grant_types\":[\"refresh_token\"]}",
+		/* fails after the jwks_uri and the first redirect URI are copied */
+		"{\"client_id\":\"" URL "\",\"token_endpoint_auth_method\":"
+		"\"private_key_jwt\",\"jwks_uri\":\"https://client.example/jwks.json\","
+		"\"redirect_uris\":[\"https://app.example/cb\",\"http://evil.example/cb\"]}",
+	};
+	struct cp_cimd_doc doc;
+	size_t i;
+
+	memset(&doc, 0, sizeof(doc));
+	for (i = 0; i < N(failing); i++) {
+		is_int(cp_cimd_validate(URL, failing[i], strlen(failing[i]), &doc, NULL),
+		    CP_ERR_INVALID, "reused doc: failing document %zu refused", i + 1);
+		ok(doc.jwks == NULL && doc.jwks_uri == NULL && doc.redirect_uris == NULL &&
+		    doc.client_id == NULL, "  and nothing kept in the doc");
+	}
+	is_int(cp_cimd_validate(URL, "{\"client_id\":\"" URL "\"," GOOD_REST "}",
+	    strlen("{\"client_id\":\"" URL "\"," GOOD_REST "}"), &doc, NULL), CP_OK,
+	    "reused doc: then a good one, into the same doc");
+	cp_cimd_doc_free(&doc);
+}
+
 static void
 test_doc_inline(void)
 {
@@ -717,6 +752,7 @@ test_doc_inline(void)
 	    "document of exactly 5 KB accepted");
 	cp_cimd_doc_free(&doc);
 	free(big);
+	test_doc_reuse();
 }
 
 int

@@ -717,6 +717,61 @@ assertion_check(const char *what, char *tok, enum cp_status want)
 
 #define AQ(s) "\"" s "\""
 
+/* RFC 8017 section 3.1 wants 3 <= e < n.  With e = 1 an RSA "signature"
+ * is the EMSA-PKCS1-v1_5 encoding of the message itself (section 9.2),
+ * which anyone can write: an RS256 assertion forged without any private
+ * key, for a JWKS whose only key has a random modulus and exponent e_b64
+ * ("AQ" is 1, "AAAB" 1 with leading zero octets). */
+static void
+forged_small_e_case(const char *e_b64)
+{
+	static const unsigned char sha256_prefix[] = { 0x30, 0x31, 0x30, 0x0d, 0x06,
+	    0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
+	    0x04, 0x20 };
+	static const struct cp_assertion_expect e = { .client_id = ACID,
+	    .endpoint = ATOK, .issuer = AISS, .now = NOW };
+	unsigned char n[CP_JWT_MIN_RSA_BYTES], em[CP_JWT_MIN_RSA_BYTES], h[32];
+	size_t ps = sizeof(em) - 3 - sizeof(sha256_prefix) - sizeof(h);
+	struct cp_buf k, t;
+	char *payload = assertion_claims(ACID, ACID, AQ(ATOK), NOW + 60, "forged");
+	const char *why = NULL;
+	json_object *set = NULL, *c = NULL;
+	enum cp_status rc;
+
+	if (gnutls_rnd(GNUTLS_RND_NONCE, n, sizeof(n)) < 0)
+		die("random");
+	n[0] = 0xc5;
+	n[sizeof(n) - 1] |= 1;
+	cp_buf_init(&k, 4096);
+	cp_buf_adds(&k, "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"");
+	b64url(&k, n, sizeof(n));
+	cp_buf_printf(&k, "\",\"e\":\"%s\"}]}", e_b64);
+	if (cp_json_parse_object(k.data, k.len, &set) != CP_OK)
+		die("forged jwks");
+	cp_buf_init(&t, 8192);
+	b64url(&t, "{\"alg\":\"RS256\"}", strlen("{\"alg\":\"RS256\"}"));
+	cp_buf_addc(&t, '.');
+	b64url(&t, payload, strlen(payload));
+	gnutls_hash_fast(GNUTLS_DIG_SHA256, t.data, t.len, h);
+	em[0] = 0;
+	em[1] = 1;
+	memset(em + 2, 0xff, ps);
+	em[2 + ps] = 0;
+	memcpy(em + 3 + ps, sha256_prefix, sizeof(sha256_prefix));
+	memcpy(em + 3 + ps + sizeof(sha256_prefix), h, sizeof(h));
+	cp_buf_addc(&t, '.');
+	b64url(&t, em, sizeof(em));
+	rc = cp_assertion_verify(set, cp_buf_cstr(&t), &e, &c, &why);
+	is_int(rc, CP_ERR_CRYPTO, "assertion: RS256 forged for a key with e=%s "
+	    "(RFC 8017 3.1: e >= 3) -> %s / %s", e_b64, cp_status_str(CP_ERR_CRYPTO),
+	    why ? why : "accepted");
+	json_object_put(c);
+	json_object_put(set);
+	cp_buf_free(&k);
+	cp_buf_free(&t);
+	free(payload);
+}
+
 static void
 assertion_cases(void)
 {
@@ -776,4 +831,6 @@ assertion_cases(void)
 	big[10] = big[20] = '.';
 	big[CP_ASSERTION_MAX_LEN + 1] = '\0';
 	assertion_check("one octet over CP_ASSERTION_MAX_LEN", big, CP_ERR_LIMIT);
+	forged_small_e_case("AQ");
+	forged_small_e_case("AAAB");
 }
