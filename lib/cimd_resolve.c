@@ -371,6 +371,42 @@ fetch_turn(struct cp_store *st, const char *client_id, const char *key, size_t k
 	}
 }
 
+/* Fetches url (a client document or a jwks_uri, named what in the log)
+ * into res, counted against its host's fetches.  A failure is logged,
+ * *why says why (res->why: NULL when the fetch gave no reason), a
+ * withdrawn resource (404, 410) is evicted from key, and CP_ERR_FETCH
+ * means the host did not answer usably.  *limited is set when our own
+ * per-host count stopped the fetch: the host was not asked. */
+static enum cp_status
+fetch_counted(const struct cp_config *cfg, struct cp_store *st, const char *what,
+    const char *url, const char *key, struct cp_fetch_result *res, bool *limited,
+    const char **why)
+{
+	enum cp_status rc;
+
+	*limited = false;
+	if (count_host_fetch(st, url) == CP_ERR_DENIED) {
+		cp_log(CP_LOG_WARN, "%s %s not fetched: its host had %d fetches "
+		    "this minute", what, url, CP_CIMD_HOST_FETCHES_PER_MINUTE);
+		*why = HOST_LIMIT_WHY;
+		*limited = true;
+		return CP_ERR_FETCH;
+	}
+	if ((rc = cp_cimd_fetch(cfg, url, res)) == CP_OK)
+		return CP_OK;
+	*why = res->why;
+	cp_log(CP_LOG_INFO, "%s %s not fetched: %s (HTTP %ld)", what, url,
+	    *why != NULL ? *why : cp_status_str(rc), res->status);
+	/* doc/protocol.md 5.11: a withdrawn resource is authoritative. */
+	if (res->klass == CP_FETCH_GONE)
+		evict(st, key);
+	/* The host did not answer usably (doc/protocol.md 5.11): a transport
+	 * failure whatever the status says, for the fallback and the page. */
+	if (res->klass == CP_FETCH_TRANSPORT && rc == CP_ERR_UPSTREAM)
+		rc = CP_ERR_FETCH;
+	return rc;
+}
+
 /* Fetches, validates and caches client_id (the caller may hold its
  * lock); on a failure *why says why. */
 static enum cp_status
@@ -378,39 +414,22 @@ fetch_and_check(const struct cp_config *cfg, struct cp_store *st, const char *cl
     struct cp_cimd_doc *doc, enum cp_cimd_source *source, const char **why)
 {
 	struct cp_fetch_result res;
-	enum cp_status rc, frc;
+	enum cp_status rc;
+	bool limited;
 
 	memset(&res, 0, sizeof(res));
 	cp_buf_init(&res.body, CP_CIMD_MAX_BODY);
-	if (count_host_fetch(st, client_id) == CP_ERR_DENIED) {
-		cp_log(CP_LOG_WARN, "client document %s not fetched: its host had %d fetches "
-		    "this minute", client_id, CP_CIMD_HOST_FETCHES_PER_MINUTE);
-		*why = HOST_LIMIT_WHY;
-		rc = CP_ERR_FETCH;
+	if ((rc = fetch_counted(cfg, st, "client document", client_id, client_id, &res,
+	    &limited, why)) != CP_OK)
 		goto out;
-	}
-	frc = cp_cimd_fetch(cfg, client_id, &res);
-	if (frc == CP_OK) {
-		if ((rc = cp_cimd_validate(client_id, cp_buf_cstr(&res.body), res.body.len,
-		    doc, why)) != CP_OK) {
-			/* CIMD-01 4.4: an invalid document is never cached. */
-			cp_log(CP_LOG_INFO, "client document %s refused: %s", client_id, *why);
-			evict(st, client_id);
-			goto out;
-		}
-		cache(st, client_id, &res, CP_CIMD_GOOD_TTL, source);
-		goto out;
-	}
-	rc = frc;
-	*why = res.why;
-	cp_log(CP_LOG_INFO, "client document %s not fetched: %s (HTTP %ld)", client_id,
-	    *why != NULL ? *why : cp_status_str(frc), res.status);
-	if (res.klass == CP_FETCH_GONE)
+	if ((rc = cp_cimd_validate(client_id, cp_buf_cstr(&res.body), res.body.len,
+	    doc, why)) != CP_OK) {
+		/* CIMD-01 4.4: an invalid document is never cached. */
+		cp_log(CP_LOG_INFO, "client document %s refused: %s", client_id, *why);
 		evict(st, client_id);
-	/* The host did not answer usably (doc/protocol.md 5.11): a transport
-	 * failure whatever the status says, for the fallback and the page. */
-	if (res.klass == CP_FETCH_TRANSPORT && rc == CP_ERR_UPSTREAM)
-		rc = CP_ERR_FETCH;
+		goto out;
+	}
+	cache(st, client_id, &res, CP_CIMD_GOOD_TTL, source);
 out:
 	cp_buf_free(&res.body);
 	return rc;
@@ -535,26 +554,12 @@ jwks_fetch(const struct cp_config *cfg, struct cp_store *st, const char *uri,
 	enum cp_cimd_source source;
 	enum cp_status rc;
 
-	*limited = false;
 	memset(&res, 0, sizeof(res));
 	cp_buf_init(&res.body, CP_CIMD_MAX_JWKS);
-	if (count_host_fetch(st, uri) == CP_ERR_DENIED) {
-		cp_log(CP_LOG_WARN, "jwks_uri %s not fetched: its host had %d fetches "
-		    "this minute", uri, CP_CIMD_HOST_FETCHES_PER_MINUTE);
-		*why = HOST_LIMIT_WHY;
-		*limited = true;
-		rc = CP_ERR_FETCH;
-		goto out;
-	}
-	if ((rc = cp_cimd_fetch(cfg, uri, &res)) != CP_OK) {
-		*why = res.why != NULL ? res.why : cp_status_str(rc);
-		cp_log(CP_LOG_INFO, "jwks_uri %s not fetched: %s (HTTP %ld)", uri, *why,
-		    res.status);
-		/* doc/protocol.md 5.11: a withdrawn set is authoritative. */
-		if (res.klass == CP_FETCH_GONE)
-			evict(st, key);
-		if (res.klass == CP_FETCH_TRANSPORT && rc == CP_ERR_UPSTREAM)
-			rc = CP_ERR_FETCH;
+	if ((rc = fetch_counted(cfg, st, "jwks_uri", uri, key, &res, limited,
+	    why)) != CP_OK) {
+		if (*why == NULL)
+			*why = cp_status_str(rc);
 		goto out;
 	}
 	if ((*jwks = jwks_parse(cp_buf_cstr(&res.body), res.body.len, why)) == NULL) {
