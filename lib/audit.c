@@ -65,37 +65,6 @@ cp_audit_kind_name(enum cp_audit_kind kind)
 	return kind_names[kind];
 }
 
-/* The length of the valid UTF-8 sequence at s[0..n), or 0 (RFC 3629
- * section 4: no overlong forms, no surrogates, nothing past U+10FFFF). */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned long cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /* Adds s as member name of o: at most cap bytes, cut at a character
  * boundary, a byte that is not UTF-8 written as '?'.  Sets *cut when
  * anything was dropped. */
@@ -112,7 +81,7 @@ add_str(json_object *o, const char *name, const char *s, size_t cap, bool *cut)
 	if ((copy = malloc((n < cap ? n : cap) + 1)) == NULL)
 		return false;
 	while (i < n) {
-		l = utf8_len((const unsigned char *)s + i, n - i);
+		l = cp_utf8_len(s + i, n - i);
 		if (k + (l ? l : 1) > cap) {
 			*cut = true;
 			break;

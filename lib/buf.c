@@ -36,6 +36,50 @@ cp_str_has_prefix(struct cp_str s, const char *prefix)
 	return s.len >= n && memcmp(s.ptr, prefix, n) == 0;
 }
 
+size_t
+cp_utf8_len(const void *s, size_t n)
+{
+	const unsigned char *p = s;
+	unsigned long cp;
+	size_t len, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+bool
+cp_utf8_valid(const void *s, size_t n)
+{
+	const unsigned char *p = s;
+	size_t i = 0, k;
+
+	while (i < n) {
+		if ((k = cp_utf8_len(p + i, n - i)) == 0)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
 bool
 cp_secret_eq(const void *a, size_t alen, const void *b, size_t blen)
 {

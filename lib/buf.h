@@ -28,6 +28,13 @@ bool cp_str_eq(struct cp_str a, struct cp_str b);
 bool cp_str_eq_c(struct cp_str a, const char *b);
 bool cp_str_has_prefix(struct cp_str s, const char *prefix);
 
+/* The length of the UTF-8 character at s[0..n), n > 0, or 0 when it is
+ * not one (RFC 3629 section 4: shortest form only, no surrogates, nothing
+ * past U+10FFFF). */
+size_t cp_utf8_len(const void *s, size_t n);
+/* True when s[0..n) is UTF-8 by the rules of cp_utf8_len. */
+bool cp_utf8_valid(const void *s, size_t n);
+
 /* Constant-time equality for MACs, subjects and other secrets: the time
  * depends only on the lengths, never on where the bytes differ. */
 bool cp_secret_eq(const void *a, size_t alen, const void *b, size_t blen);

@@ -444,47 +444,6 @@ client_auth_check(json_object *o, struct cp_cimd_doc *doc, const char **why)
 	return CP_OK;
 }
 
-/* RFC 3629 section 4: shortest form only, no surrogates, nothing past
- * U+10FFFF.  Checked here too so the rule does not depend on how strict
- * the JSON parser's own check is. */
-static bool
-utf8_strict(const unsigned char *s, size_t len)
-{
-	size_t i = 0, n, k;
-	unsigned long cp;
-
-	while (i < len) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (s[i] >= 0xc2 && s[i] <= 0xdf) {
-			n = 1;
-			cp = s[i] & 0x1f;
-		} else if (s[i] >= 0xe0 && s[i] <= 0xef) {
-			n = 2;
-			cp = s[i] & 0x0f;
-		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
-			n = 3;
-			cp = s[i] & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
 static enum cp_status
 dup_into(char **dst, const char *s)
 {
@@ -512,7 +471,9 @@ cp_cimd_validate(const char *client_id, const char *body, size_t len,
 		reason = "client document is larger than 5 KB";
 		goto out;
 	}
-	if (!utf8_strict((const unsigned char *)body, len)) {
+	/* Checked here too so the rule does not depend on how strict the
+	 * JSON parser's own check is. */
+	if (!cp_utf8_valid(body, len)) {
 		rc = CP_ERR_SYNTAX;
 		reason = "client document is not valid UTF-8";
 		goto out;

@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include <stdint.h>
 #include <string.h>
 
 #include "buf.h"
@@ -56,51 +55,6 @@ field_ok(const char *v)
 	return i > 0;
 }
 
-/* Length of the UTF-8 character at p[0..n), 0 when it is not one (RFC
- * 3629 section 4: no overlong forms, surrogates or code points past
- * U+10FFFF). */
-static size_t
-utf8_char(const unsigned char *p, size_t n)
-{
-	uint32_t c;
-	size_t len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, c = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, c = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, c = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	return len;
-}
-
-static bool
-utf8_ok(const char *s, size_t n)
-{
-	size_t i = 0, k;
-
-	while (i < n) {
-		if ((k = utf8_char((const unsigned char *)s + i, n - i)) == 0)
-			return false;
-		i += k;
-	}
-	return true;
-}
-
 /* The Mcp-Name value v as the body would carry it, into out: the Base64
  * form decoded (UTF-8 required), any other value as it is.  CP_ERR_SYNTAX
  * for a Base64 form that is not canonical Base64 of UTF-8. */
@@ -115,7 +69,7 @@ name_value(const char *v, struct cp_buf *out)
 		return cp_buf_add(out, v, n);
 	if ((rc = cp_b64_decode(v + pre, n - pre - suf, out)) != CP_OK)
 		return rc;
-	return utf8_ok(out->data ? out->data : "", out->len) ? CP_OK : CP_ERR_SYNTAX;
+	return cp_utf8_valid(out->data ? out->data : "", out->len) ? CP_OK : CP_ERR_SYNTAX;
 }
 
 /* The string member key of o, or NULL. */

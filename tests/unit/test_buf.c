@@ -50,5 +50,21 @@ main(void)
 	ok(cp_str_eq_c(CP_STR("x"), "x") && !cp_str_eq_c(CP_STR("x"), "xy"), "str_eq");
 	ok(cp_str_has_prefix(CP_STR("/register"), "/reg") &&
 	    !cp_str_has_prefix(CP_STR("/r"), "/reg"), "has_prefix");
+	/* RFC 3629 section 4, the table of well-formed sequences. */
+	is_int((int)cp_utf8_len("a", 1), 1, "utf8: ASCII is one byte");
+	is_int((int)cp_utf8_len("\xc3\xa9", 2), 2, "utf8: two bytes");
+	is_int((int)cp_utf8_len("\xe2\x82\xac", 3), 3, "utf8: three bytes");
+	is_int((int)cp_utf8_len("\xf4\x8f\xbf\xbf", 4), 4, "utf8: U+10FFFF, four bytes");
+	is_int((int)cp_utf8_len("\xc0\x80", 2), 0, "utf8: overlong two-byte form refused");
+	is_int((int)cp_utf8_len("\xe0\x9f\xbf", 3), 0, "utf8: overlong three-byte form refused");
+	is_int((int)cp_utf8_len("\xf0\x8f\xbf\xbf", 4), 0, "utf8: overlong four-byte form refused");
+	is_int((int)cp_utf8_len("\xed\xa0\x80", 3), 0, "utf8: a surrogate refused");
+	is_int((int)cp_utf8_len("\xf4\x90\x80\x80", 4), 0, "utf8: past U+10FFFF refused");
+	is_int((int)cp_utf8_len("\xe2\x82", 2), 0, "utf8: cut short refused");
+	is_int((int)cp_utf8_len("\xe2\x28\xac", 3), 0, "utf8: a bad continuation byte refused");
+	is_int((int)cp_utf8_len("\x80", 1), 0, "utf8: a lone continuation byte refused");
+	ok(cp_utf8_valid("a\xc3\xa9\xe2\x82\xac", 6) && cp_utf8_valid("", 0),
+	    "utf8_valid: mixed text, and nothing");
+	ok(!cp_utf8_valid("ab\xc3", 3), "utf8_valid: a character cut at the end refused");
 	return tap_done();
 }
