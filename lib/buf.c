@@ -81,6 +81,17 @@ cp_utf8_valid(const void *s, size_t n)
 }
 
 bool
+cp_field_value_ok(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)p[i] < 0x20 && p[i] != '\t') || (unsigned char)p[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+bool
 cp_secret_eq(const void *a, size_t alen, const void *b, size_t blen)
 {
 	const unsigned char *x = a, *y = b;

@@ -34,6 +34,9 @@ bool cp_str_has_prefix(struct cp_str s, const char *prefix);
 size_t cp_utf8_len(const void *s, size_t n);
 /* True when s[0..n) is UTF-8 by the rules of cp_utf8_len. */
 bool cp_utf8_valid(const void *s, size_t n);
+/* True when p[0..n) holds only RFC 9110 section 5.5 field-value
+ * characters without obs-text: visible ASCII, space and tab. */
+bool cp_field_value_ok(const char *p, size_t n);
 
 /* Constant-time equality for MACs, subjects and other secrets: the time
  * depends only on the lengths, never on where the bytes differ. */

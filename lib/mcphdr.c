@@ -47,12 +47,7 @@ cp_mcphdr_required(const char *version)
 static bool
 field_ok(const char *v)
 {
-	size_t i;
-
-	for (i = 0; v[i]; i++)
-		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') || (unsigned char)v[i] > 0x7e)
-			return false;
-	return i > 0;
+	return v[0] != '\0' && cp_field_value_ok(v, strlen(v));
 }
 
 /* The Mcp-Name value v as the body would carry it, into out: the Base64

@@ -129,18 +129,6 @@ cp_relay_free(struct cp_relay *r)
 	free(r);
 }
 
-/* Header value bytes we pass on: visible ASCII, space and tab. */
-static bool
-printable(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)p[i] < 0x20 && p[i] != '\t') || (unsigned char)p[i] >= 0x7f)
-			return false;
-	return true;
-}
-
 bool
 cp_relay_response_header_passed(const char *name, size_t len)
 {
@@ -180,13 +168,13 @@ header_name(struct cp_buf *out, const char *var, size_t n)
 }
 
 /* True when a request header's value v goes to the gateway: not empty,
- * within CP_MAX_HEADER, bytes printable() takes. */
+ * within CP_MAX_HEADER, field-value bytes (cp_field_value_ok). */
 static bool
 value_passed(const char *v)
 {
 	size_t n = strlen(v);
 
-	return n > 0 && n <= CP_MAX_HEADER && printable(v, n);
+	return n > 0 && n <= CP_MAX_HEADER && cp_field_value_ok(v, n);
 }
 
 /* Appends ": value" and the NUL that ends a line.  Plain copies, not
@@ -586,7 +574,7 @@ header_line(struct transfer *t, const char *p, size_t len)
 		;
 	if ((size_t)(colon - p) == 12 && strncasecmp(p, "Content-Type", 12) == 0) {
 		cp_buf_reset(&t->content_type);
-		if (ve - vs > 0 && printable(p + vs, ve - vs) &&
+		if (ve - vs > 0 && cp_field_value_ok(p + vs, ve - vs) &&
 		    cp_buf_add(&t->content_type, p + vs, ve - vs) != CP_OK)
 			cp_buf_init(&t->content_type, CP_RELAY_MAX_CONTENT_TYPE);
 		return true;
@@ -596,7 +584,7 @@ header_line(struct transfer *t, const char *p, size_t len)
 	for (i = 0; i < (size_t)(colon - p); i++)
 		if (!cp_tchar((unsigned char)p[i]))
 			break;
-	if (i < (size_t)(colon - p) || !printable(p + vs, ve - vs)) {
+	if (i < (size_t)(colon - p) || !cp_field_value_ok(p + vs, ve - vs)) {
 		cp_log(CP_LOG_WARN, "gateway sent a header with control bytes; dropped");
 		return true;
 	}

@@ -66,5 +66,10 @@ main(void)
 	ok(cp_utf8_valid("a\xc3\xa9\xe2\x82\xac", 6) && cp_utf8_valid("", 0),
 	    "utf8_valid: mixed text, and nothing");
 	ok(!cp_utf8_valid("ab\xc3", 3), "utf8_valid: a character cut at the end refused");
+	ok(cp_field_value_ok("a b\tc~", 6) && cp_field_value_ok("", 0),
+	    "field value: visible ASCII, space, tab");
+	ok(!cp_field_value_ok("a\r\nb", 4) && !cp_field_value_ok("a\x7f", 2) &&
+	    !cp_field_value_ok("\xc3\xa9", 2) && !cp_field_value_ok("a\0b", 3),
+	    "field value: CR, LF, DEL, obs-text and NUL refused");
 	return tap_done();
 }
